@@ -1,0 +1,67 @@
+"""Exception types raised by tf_style.
+
+Every error a user can cause (a bad file, a bad option, missing weights) is a
+subclass of :class:`TfStyleError`, so callers can catch one type and the CLI can
+turn it into one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+
+class TfStyleError(Exception):
+    """Base class of every error tf_style raises on purpose."""
+
+
+class ImageReadError(TfStyleError):
+    """An input image is missing, unreadable, corrupt or not an image."""
+
+
+class ImageSizeError(ImageReadError):
+    """An image is too small for the network, or too large (decompression bomb)."""
+
+
+class OutputError(TfStyleError):
+    """An output path cannot be written (unwritable, equal to an input, exists)."""
+
+
+class OptionError(TfStyleError, ValueError):
+    """An option has a bad value; the message names the option and the value."""
+
+
+class LayerNameError(OptionError):
+    """A layer name is not one of the backbone's layers."""
+
+
+class WeightsNotFoundError(TfStyleError):
+    """A backbone's weights are not available here; the message says how to get them."""
+
+
+class MemoryBudgetError(TfStyleError):
+    """A run would need more memory than the machine has available."""
+
+
+class NonFiniteLossError(TfStyleError):
+    """The loss became NaN or Inf during optimization or training."""
+
+
+class ModelLoadError(TfStyleError):
+    """A stylizer model file cannot be loaded (missing, corrupt, unsafe)."""
+
+
+class DataError(TfStyleError):
+    """A training data folder is missing, empty or holds no readable image."""
+
+
+__all__ = [
+    "TfStyleError",
+    "ImageReadError",
+    "ImageSizeError",
+    "OutputError",
+    "OptionError",
+    "LayerNameError",
+    "WeightsNotFoundError",
+    "MemoryBudgetError",
+    "NonFiniteLossError",
+    "ModelLoadError",
+    "DataError",
+]
