@@ -50,7 +50,7 @@ def test_perceptual_loss_composes_the_pure_terms():
     other = {k: tf.constant(rng.normal(size=(1, 4, 4, 3)).astype(np.float32)) for k in ("a", "b", "c")}
     img = tf.constant(rng.uniform(0, 255, size=(1, 8, 8, 3)).astype(np.float32))
     loss = PerceptualLoss(["a"], ["b", "c"], content_weight=2.0, style_weight=3.0, tv_weight=0.5,
-                          style_layer_weights=[0.25, 0.75])
+                          style_layer_weights=[0.25, 0.75], normalize=False)
     total, terms = loss(feats, img, loss.content_targets(other), loss.style_targets(other))
     c = content_loss(feats["a"], other["a"])
     s = 0.25 * style_loss(gram_matrix(feats["b"]), gram_matrix(other["b"])) + 0.75 * style_loss(
@@ -66,8 +66,31 @@ def test_perceptual_loss_composes_the_pure_terms():
         PerceptualLoss(["a"], ["b", "c"], style_layer_weights=[1.0])
 
 
+def test_normalized_terms_divide_by_the_targets_energy():
+    rng = np.random.default_rng(4)
+    feats = {k: tf.constant(rng.normal(size=(1, 4, 4, 3)).astype(np.float32)) for k in ("a", "b")}
+    other = {k: tf.constant(5 * rng.normal(size=(1, 4, 4, 3)).astype(np.float32)) for k in ("a", "b")}
+    img = tf.zeros([1, 8, 8, 3])
+    loss = PerceptualLoss(["a"], ["a", "b"], style_layer_weights=[0.5, 0.5])
+    _, terms = loss(feats, img, loss.content_targets(other), loss.style_targets(other))
+    pa = other["a"].numpy()
+    np.testing.assert_allclose(terms["content"], ((feats["a"].numpy() - pa) ** 2).mean() / (pa**2).mean(), rtol=1e-4)
+    ref = sum(
+        0.5 * ((_np_gram(feats[k].numpy()) - _np_gram(other[k].numpy())) ** 2).mean()
+        / (_np_gram(other[k].numpy()) ** 2).mean()
+        for k in ("a", "b")
+    )
+    np.testing.assert_allclose(terms["style"], ref, rtol=1e-4)
+    # Scale-free: multiplying every activation by 10 leaves the normalized terms unchanged.
+    big = {k: 10 * v for k, v in feats.items()}
+    big_t = {k: 10 * v for k, v in other.items()}
+    _, terms10 = loss(big, img, loss.content_targets(big_t), loss.style_targets(big_t))
+    np.testing.assert_allclose(terms10["style"], terms["style"], rtol=1e-3)
+    np.testing.assert_allclose(terms10["content"], terms["content"], rtol=1e-3)
+
+
 def test_zero_weight_terms_are_skipped_but_reported():
     f = {"a": tf.ones([1, 2, 2, 1])}
-    loss = PerceptualLoss(["a"], ["a"], content_weight=1.0, style_weight=0.0)
+    loss = PerceptualLoss(["a"], ["a"], content_weight=1.0, style_weight=0.0, normalize=False)
     total, terms = loss(f, tf.zeros([1, 4, 4, 3]), {"a": tf.zeros([1, 2, 2, 1])}, {})
     assert float(terms["style"]) == 0.0 and float(total) == pytest.approx(1.0)

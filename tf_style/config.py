@@ -71,16 +71,16 @@ class StylizeConfig:
 
     Example:
         >>> StylizeConfig(size=256, optimizer="adam").iterations
-        100
+        50
     """
 
     size: int = 512
-    iterations: int = 100
+    iterations: int = 50
     optimizer: str = "lbfgs"
     learning_rate: float = 4.0
     content_weight: float = 1.0
-    style_weight: float = 1e4
-    tv_weight: float = 1e-3
+    style_weight: float = 3.0
+    tv_weight: float = 1e-5
     content_layers: Tuple[str, ...] = ("block4_conv2",)
     style_layers: Tuple[str, ...] = (
         "block1_conv1",
@@ -141,6 +141,11 @@ class StylizeConfig:
             near = difflib.get_close_matches(str(self.backbone), BACKBONES, n=1)
             hint = f" (did you mean {near[0]!r}?)" if near else ""
             raise OptionError(f"backbone: expected one of {', '.join(BACKBONES)}, got {self.backbone!r}{hint}")
+        if self.weights is not None and self.backbone not in ("vgg16", "vgg19"):
+            raise OptionError(
+                f"weights: a weights file needs backbone vgg16 or vgg19 (the file's architecture), "
+                f"got backbone {self.backbone!r}"
+            )
         if self.pooling not in POOLINGS:
             raise OptionError(f"pooling: expected 'avg' or 'max', got {self.pooling!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:

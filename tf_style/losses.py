@@ -13,6 +13,15 @@ in the image pyramid):
 * ``content_loss``: mean squared error of the feature maps (Gatys sums; the mean
   removes the dependence on image size).
 * ``total_variation``: mean squared difference of neighbouring pixels.
+
+The composite also divides each layer's term by the mean square of its target
+(``normalize=True``, the default). An ImageNet VGG's raw activations differ by
+orders of magnitude between layers (block1's Gram error is ~1e5 times block5's
+on Tuebingen vs Starry Night), so plain sums let the first layers decide
+everything; Gatys et al. avoided this by rescaling their VGG so each filter's
+mean activation is 1. Dividing by the target's energy does the same job without
+touching the weights, and makes one set of loss weights work for every backbone
+(vgg19's and vgg16-hed's activations differ in scale too).
 """
 
 from __future__ import annotations
@@ -74,7 +83,9 @@ class PerceptualLoss:
         style_weight: float = 1.0,
         tv_weight: float = 0.0,
         style_layer_weights: Optional[Sequence[float]] = None,
+        normalize: bool = True,
     ) -> None:
+        self.normalize = bool(normalize)
         self.content_layers = tuple(content_layers)
         self.style_layers = tuple(style_layers)
         self.content_weight = float(content_weight)
@@ -85,6 +96,14 @@ class PerceptualLoss:
         if len(style_layer_weights) != len(self.style_layers):
             raise ValueError("style_layer_weights must have one weight per style layer")
         self.style_layer_weights = tuple(float(w) for w in style_layer_weights)
+
+    def _scale(self, target: tf.Tensor) -> tf.Tensor:
+        if not self.normalize:
+            return tf.constant(1.0, tf.float32)
+        # Per example, so a batch of content targets is normalized image by image.
+        axes = list(range(1, target.shape.rank))
+        energy = tf.reduce_mean(tf.square(target), axis=axes) if axes else tf.square(target)
+        return tf.reduce_mean(energy) + 1e-8
 
     def style_targets(self, features: Mapping[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
         """Gram matrices of the style layers of ``features``."""
@@ -104,13 +123,16 @@ class PerceptualLoss:
         content = zero
         if self.content_weight:
             content = tf.add_n(
-                [content_loss(features[n], content_targets[n]) for n in self.content_layers]
+                [
+                    content_loss(features[n], content_targets[n]) / self._scale(content_targets[n])
+                    for n in self.content_layers
+                ]
             ) / float(len(self.content_layers))
         style = zero
         if self.style_weight:
             style = tf.add_n(
                 [
-                    w * style_loss(gram_matrix(features[n]), style_grams[n])
+                    w * style_loss(gram_matrix(features[n]), style_grams[n]) / self._scale(style_grams[n])
                     for n, w in zip(self.style_layers, self.style_layer_weights)
                 ]
             )

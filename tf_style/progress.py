@@ -29,6 +29,8 @@ class ProgressBar:
         self.start = time.perf_counter()
         self._last = 0.0
         self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        if not self._tty:  # logs: a line every few seconds, not a flood
+            self.interval = max(interval, 5.0)
         self._drawn = False
 
     def update(self, done: int, terms: Optional[Mapping[str, float]] = None, *, force: bool = False) -> None:

