@@ -1,0 +1,380 @@
+"""Tests of tf_style.networks: tiny widths and 16-35 px images; TFLite conversion is slow."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import keras
+
+from tf_style.errors import OptionError
+from tf_style.networks import (
+    ARCHITECTURES,
+    PADDINGS,
+    CropToInput,
+    InstanceNorm,
+    PadToMultiple,
+    ReflectionPad2D,
+    StyleTransformer,
+    Upsample2x,
+    blend,
+    build_transformer,
+    count_flops,
+)
+
+TINY = 0.25  # width multiplier for fast unit tests
+
+
+def _images(shape, seed=0):
+    return np.random.default_rng(seed).uniform(0, 255, shape).astype("float32")
+
+
+@pytest.fixture(scope="module")
+def tiny_models():
+    """One tiny model per (architecture, padding), built once for the module."""
+    return {
+        (arch, padding): StyleTransformer(arch, TINY, padding=padding, seed=3)
+        for arch in ARCHITECTURES
+        for padding in PADDINGS
+    }
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize("size", [(17, 23), (16, 35), (29, 16)])
+def test_output_has_input_size(tiny_models, arch, padding, size):
+    x = _images((2, *size, 3))
+    y = tiny_models[arch, padding](x)
+    assert tuple(y.shape) == (2, *size, 3)
+    assert y.dtype == tf.float32
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+@pytest.mark.parametrize("padding", PADDINGS)
+def test_dynamic_shape_graph_matches_eager(tiny_models, arch, padding):
+    # In a graph with unknown H/W the input padding takes its other (dynamic) path.
+    model = tiny_models[arch, padding]
+    fn = tf.function(model, input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+    x = _images((1, 19, 30, 3), seed=1)
+    np.testing.assert_allclose(fn(x).numpy(), model(x).numpy(), atol=1e-3)
+
+
+def test_model_signature_is_dynamic():
+    model = StyleTransformer("mobile", TINY)
+    assert tuple(model.inputs[0].shape) == (None, None, None, 3)
+    assert tuple(model.outputs[0].shape) == (None, None, None, 3)
+
+
+def test_crop_is_aligned_with_input():
+    # A network whose output ignored the style (identity-like) must give back the photo
+    # where it was: check the pad/crop pair on its own, for both margins.
+    x = tf.constant(_images((1, 17, 23, 3)))
+    for margin in (0, 8):
+        padded = PadToMultiple(4, margin)(x)
+        assert padded.shape[1] % 4 == 0 and padded.shape[2] % 4 == 0
+        np.testing.assert_array_equal(CropToInput(margin)([padded, x]).numpy(), x.numpy())
+
+
+# --------------------------------------------------------------------------- range
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_output_range_is_pixels(arch):
+    model = StyleTransformer(arch, TINY, seed=0)
+    # Blow up the last conv so tanh saturates: the output must hit, not pass, 0 and 255.
+    kernel, bias = model.get_layer("conv_out").get_weights()
+    model.get_layer("conv_out").set_weights([kernel * 1000.0, bias])
+    x = np.concatenate([_images((1, 24, 24, 3)), np.zeros((1, 24, 24, 3), "float32")])
+    y = model(x).numpy()
+    assert y.min() >= 0.0 and y.max() <= 255.0
+    assert y.min() < 1.0 and y.max() > 254.0
+
+
+def test_input_is_normalised_inside():
+    model = StyleTransformer("mobile", TINY)
+    layer = model.get_layer("normalize")
+    np.testing.assert_allclose(layer(np.array([0.0, 127.5, 255.0], "float32")), [-1, 0, 1], atol=1e-6)
+
+
+# --------------------------------------------------------------------------- serialization
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_config_round_trip(tiny_models, arch):
+    model = tiny_models[arch, "border"]
+    config = model.get_config()
+    assert config["architecture"] == arch
+    assert config["width"] == TINY and config["padding"] == "border" and config["seed"] == 3
+    clone = StyleTransformer.from_config(config)
+    assert isinstance(clone, StyleTransformer)
+    assert clone.get_config() == config
+    assert (clone.architecture, clone.width, clone.padding, clone.seed) == (arch, TINY, "border", 3)
+    clone.set_weights(model.get_weights())
+    x = _images((1, 21, 18, 3))
+    np.testing.assert_array_equal(clone(x).numpy(), model(x).numpy())
+
+
+def test_default_padding_depends_on_architecture():
+    assert StyleTransformer("johnson", TINY).padding == "reflect"
+    assert StyleTransformer("mobile", TINY).padding == "border"
+    assert StyleTransformer("mobile", TINY, padding="same").get_config()["padding"] == "same"
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_keras_save_load_bit_identical(tmp_path, arch):
+    model = StyleTransformer(arch, TINY, seed=5, name=f"net_{arch}")
+    # Make every weight non-default so a loader that skipped weights would be caught.
+    rng = np.random.default_rng(0)
+    model.set_weights([w + rng.normal(0, 0.05, w.shape).astype(w.dtype) for w in model.get_weights()])
+    path = tmp_path / "net.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)  # safe_mode=True
+    assert type(loaded) is StyleTransformer
+    assert loaded.get_config() == model.get_config()
+    assert loaded.name == f"net_{arch}"
+    x = _images((2, 17, 23, 3))
+    np.testing.assert_array_equal(loaded(x).numpy(), model(x).numpy())
+
+
+def test_layers_config_round_trip():
+    for layer in (ReflectionPad2D(((1, 2), (3, 0))), InstanceNorm(epsilon=1e-3, center=False),
+                  PadToMultiple(8, 2), CropToInput(4), Upsample2x()):
+        config = keras.saving.serialize_keras_object(layer)
+        clone = keras.saving.deserialize_keras_object(config)
+        assert type(clone) is type(layer)
+        assert clone.get_config() == layer.get_config()
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def test_reflection_pad_matches_numpy():
+    x = _images((2, 5, 6, 3))
+    y = ReflectionPad2D(((1, 2), (3, 0)))(x).numpy()
+    np.testing.assert_array_equal(y, np.pad(x, ((0, 0), (1, 2), (3, 0), (0, 0)), mode="reflect"))
+
+
+def test_instance_norm_normalises_each_image_and_channel():
+    x = _images((2, 9, 7, 4)) * np.array([1, 10, 0.1, 3], "float32") + 50.0
+    layer = InstanceNorm()
+    y = layer(x).numpy()
+    mean, std = x.mean(axis=(1, 2), keepdims=True), x.std(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(y, (x - mean) / np.sqrt(std**2 + 1e-5), atol=2e-3)
+    layer.set_weights([np.full(4, 2.0, "float32"), np.full(4, -1.0, "float32")])
+    np.testing.assert_allclose(layer(x).numpy(), 2 * y - 1, atol=4e-3)
+    no_offset = InstanceNorm(center=False)
+    np.testing.assert_allclose(no_offset(x).numpy(), y, atol=2e-3)
+    assert len(no_offset.trainable_weights) == 1
+
+
+def test_upsample_is_nearest_neighbour():
+    x = _images((1, 3, 5, 2))
+    expected = np.repeat(np.repeat(x, 2, axis=1), 2, axis=2)
+    np.testing.assert_array_equal(Upsample2x()(x).numpy(), expected)
+
+
+def test_no_transposed_convolutions():
+    model = StyleTransformer("johnson", TINY)
+    assert not [l for l in model.layers if isinstance(l, keras.layers.Conv2DTranspose)]
+    assert sum(isinstance(l, Upsample2x) for l in model.layers) == 2
+
+
+# --------------------------------------------------------------------------- sizes and cost
+
+
+def test_johnson_full_width_parameter_count():
+    params = build_transformer("johnson").count_params()
+    assert 1.68e6 * 0.9 <= params <= 1.68e6 * 1.1
+
+
+def test_mobile_is_far_smaller_and_cheaper():
+    johnson, mobile = build_transformer("johnson"), build_transformer("mobile")
+    assert mobile.count_params() < 100_000
+    assert mobile.count_params() < johnson.count_params() / 10
+    assert count_flops(mobile, 64, 64) < count_flops(johnson, 64, 64) / 10
+
+
+def test_width_scales_channels():
+    half = build_transformer("johnson", 0.5).count_params()
+    full = build_transformer("johnson").count_params()
+    assert 0.2 < half / full < 0.3  # conv params scale with width squared
+
+
+def test_count_flops_matches_hand_count():
+    # johnson, reflect: MACs per input pixel = 9*9*3*32 + (9*32*64)/4 + (9*64*128)/16
+    # + 10*(9*128*128)/16 + (9*128*64)/4 + 9*64*32 + 9*9*32*3 = 153792.
+    model = build_transformer("johnson")
+    assert count_flops(model, 64, 64) == 2 * 153792 * 64 * 64
+    assert count_flops(model, 32, 32) * 4 == count_flops(model, 64, 64)
+
+
+def test_count_flops_counts_border_margin():
+    same = count_flops(build_transformer("mobile", padding="same"), 64, 64)
+    border = count_flops(build_transformer("mobile", padding="border"), 64, 64)
+    assert border == pytest.approx(same * (80 * 80) / (64 * 64), rel=0.01)
+
+
+# --------------------------------------------------------------------------- training
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_gradients_reach_every_trainable_weight(arch):
+    model = StyleTransformer(arch, TINY, seed=1)
+    x = tf.constant(_images((2, 16, 20, 3)))
+    weights = tf.constant(np.random.default_rng(1).normal(size=(2, 16, 20, 3)).astype("float32"))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model(x, training=True) * weights)
+    grads = tape.gradient(loss, model.trainable_variables)
+    assert len(grads) == len(model.trainable_variables) > 0
+    assert all(grad is not None for grad in grads)
+    sizes = {v.path: float(np.abs(g.numpy()).max()) for v, g in zip(model.trainable_variables, grads)}
+    assert all(np.isfinite(size) for size in sizes.values())
+    # Relative threshold: a weight whose exact gradient is zero (e.g. a conv bias right
+    # before a norm) still gets float rounding noise, about 1e-7 of the typical size.
+    typical = np.median(list(sizes.values()))
+    dead = [path for path, size in sizes.items() if size < 1e-3 * typical]
+    assert not dead, f"no gradient reaches {dead}"
+
+
+def test_seed_makes_weights_reproducible():
+    a, b = (StyleTransformer("mobile", TINY, seed=7) for _ in range(2))
+    c = StyleTransformer("mobile", TINY, seed=8)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    assert any(not np.array_equal(wa, wc) for wa, wc in zip(a.get_weights(), c.get_weights()))
+    # Layers of the same shape get different initial weights.
+    k1 = a.get_layer("res1_conv1").get_weights()[0]
+    k2 = a.get_layer("res2_conv1").get_weights()[0]
+    assert not np.array_equal(k1, k2)
+
+
+def test_mixed_precision_output_is_float32():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = StyleTransformer("mobile", TINY, seed=0)
+        y = model(_images((1, 17, 18, 3))).numpy()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert y.dtype == np.float32 and np.all(np.isfinite(y))
+    assert y.min() >= 0 and y.max() <= 255
+
+
+# --------------------------------------------------------------------------- blend
+
+
+def test_blend_endpoints_are_exact_numpy():
+    content, styled = _images((1, 5, 7, 3), 1), _images((1, 5, 7, 3), 2)
+    np.testing.assert_array_equal(blend(content, styled, 0), content)
+    np.testing.assert_array_equal(blend(content, styled, 1.0), styled)
+    np.testing.assert_allclose(blend(content, styled, 0.25), 0.75 * content + 0.25 * styled, rtol=1e-6)
+    assert blend(content, styled, np.float32(0.5)).dtype == np.float32
+
+
+def test_blend_tensors():
+    content, styled = tf.constant(_images((2, 4, 4, 3), 1)), tf.constant(_images((2, 4, 4, 3), 2))
+    out = blend(content, styled, 0.0)
+    assert tf.is_tensor(out)
+    np.testing.assert_array_equal(out.numpy(), content.numpy())
+    np.testing.assert_array_equal(blend(content, styled, 1).numpy(), styled.numpy())
+
+
+def test_blend_uint8_does_not_wrap():
+    content = np.full((2, 2, 3), 250, np.uint8)
+    styled = np.full((2, 2, 3), 10, np.uint8)
+    np.testing.assert_allclose(blend(content, styled, 0.5), 130.0)
+
+
+@pytest.mark.parametrize("strength", [-0.01, 1.01, float("nan"), float("inf"), "0.5", None, True])
+def test_blend_rejects_bad_strength(strength):
+    x = np.zeros((2, 2, 3), "float32")
+    with pytest.raises(OptionError, match="strength="):
+        blend(x, x, strength)
+
+
+def test_blend_rejects_shape_mismatch():
+    with pytest.raises(OptionError, match="shape"):
+        blend(np.zeros((2, 2, 3)), np.zeros((2, 3, 3)), 0.5)
+
+
+# --------------------------------------------------------------------------- bad arguments
+
+
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        ({"architecture": "vgg"}, r"architecture='vgg'"),
+        ({"architecture": None}, r"architecture=None"),
+        ({"width": 0}, r"width=0"),
+        ({"width": -0.5}, r"width=-0\.5"),
+        ({"width": float("nan")}, r"width=nan"),
+        ({"width": "1"}, r"width='1'"),
+        ({"padding": "zeros"}, r"padding='zeros'"),
+        ({"seed": -1}, r"seed=-1"),
+        ({"seed": 1.5}, r"seed=1\.5"),
+    ],
+)
+def test_bad_arguments_raise_option_error(kwargs, pattern):
+    with pytest.raises(OptionError, match=pattern):
+        StyleTransformer(**kwargs)
+    with pytest.raises(OptionError, match=pattern):
+        build_transformer(**kwargs)
+
+
+@pytest.mark.parametrize("height, width", [(0, 8), (8, -1), (8.0, 8), (True, 8)])
+def test_count_flops_rejects_bad_sizes(height, width):
+    with pytest.raises(OptionError, match="height=|width="):
+        count_flops(build_transformer("mobile", TINY), height, width)
+
+
+# --------------------------------------------------------------------------- TFLite
+
+
+def _to_tflite(model, shape, tmp_path):
+    export_dir = str(tmp_path / "saved_model")
+    model.export(
+        export_dir,
+        format="tf_saved_model",
+        verbose=False,
+        input_signature=[tf.TensorSpec(shape, tf.float32)],
+    )
+    converter = tf.lite.TFLiteConverter.from_saved_model(export_dir)
+    # Builtins only: conversion fails if any op would need Select TF ops (Flex).
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    return converter.convert()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "arch, padding, shape",
+    [
+        ("johnson", None, [1, 64, 64, 3]),
+        ("mobile", None, [1, 64, 64, 3]),
+        ("mobile", "border", [1, 50, 62, 3]),
+        ("mobile", "same", [1, None, None, 3]),
+    ],
+)
+def test_converts_to_tflite_builtins(tmp_path, arch, padding, shape):
+    from ai_edge_litert.interpreter import Interpreter
+
+    model = StyleTransformer(arch, padding=padding, seed=0)
+    flatbuffer = _to_tflite(model, shape, tmp_path)
+    interpreter = Interpreter(model_content=flatbuffer, num_threads=2)
+    run_shape = [1, 37, 45, 3] if None in shape else shape
+    inp = interpreter.get_input_details()[0]["index"]
+    if None in shape:
+        interpreter.resize_tensor_input(inp, run_shape)
+    interpreter.allocate_tensors()
+    op_names = {op["op_name"] for op in interpreter._get_ops_details()}
+    assert not [name for name in op_names if name.startswith("Flex") or name == "CUSTOM"]
+    assert "MIRROR_PAD" in op_names and "RESIZE_NEAREST_NEIGHBOR" in op_names
+
+    x = _images(run_shape)
+    interpreter.set_tensor(inp, x)
+    interpreter.invoke()
+    y = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    expected = model(x).numpy()
+    assert y.shape == expected.shape
+    assert np.abs(y - expected).max() < 0.5
