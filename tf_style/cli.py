@@ -85,6 +85,8 @@ def _add_stylize(sub) -> None:
     p.add_argument("--seed", type=_int, default=0)
     p.add_argument("--save-every", type=_int, default=0, metavar="N",
                    help="write the current picture to OUT every N evaluations")
+    p.add_argument("--plot", default=None, metavar="PATH",
+                   help="also write a plot of the loss terms against iterations (log scale; needs matplotlib)")
     p.add_argument("--json", action="store_true", help="print one JSON object with the run's figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
     p.set_defaults(run=_cmd_stylize)
@@ -116,6 +118,11 @@ def _cmd_stylize(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         raise OptionError(f"--weights: no such file: {args.weights!r}")
     inputs = [args.content, *args.style]
     im.check_output_path(args.output, inputs=inputs)
+    if args.plot is not None:  # before the long run: a missing matplotlib fails at once
+        from tf_style.gallery import require_matplotlib
+
+        require_matplotlib("--plot")
+        im.check_output_path(args.plot, inputs=[*inputs, args.output])
     # Read every input before loading TensorFlow models: bad files fail in milliseconds.
     content = im.read_image(args.content)
     im.check_min_size(content, 16, name=args.content)
@@ -127,6 +134,12 @@ def _cmd_stylize(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         content, output=args.output, save_every=args.save_every,
         progress=not args.quiet, protect=inputs,
     )
+    if args.plot is not None and result.history:
+        from tf_style.gallery import plot_history
+
+        plot_history(result.history, args.plot, inputs=[*inputs, args.output],
+                     title=f"{os.path.basename(args.content)}: loss per evaluation ({result.backbone})")
+        log(f"wrote {args.plot}")
     if args.json:
         print(json.dumps(result.to_dict(args.output)))
     elif not args.quiet:
@@ -179,6 +192,308 @@ def _cmd_info(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     return 0
 
 
+def _add_train(sub) -> None:
+    # Defaults are written out rather than read from TrainConfig: importing tf_style.train
+    # loads TensorFlow, and building the parser must stay instant (tests compare them).
+    p = sub.add_parser(
+        "train",
+        help="train a fast style network (Johnson et al. 2016) for one style",
+        description="Train a feed-forward network that paints photos in the style of STYLE. "
+        "Options left out take their defaults, or with --resume the run's saved values.",
+    )
+    p.add_argument("--style", required=True, metavar="STYLE", help="the style image")
+    p.add_argument("--data", required=True, metavar="DIR", help="folder of training photos (searched recursively)")
+    p.add_argument("--out", required=True, metavar="RUN_DIR",
+                   help="run folder: checkpoints, samples, logs and model.keras at the end")
+    p.add_argument("--size", type=_int, default=None, help="training crop side in px (default 256)")
+    p.add_argument("--batch", type=_int, default=None, help="photos per step (default 4)")
+    p.add_argument("--steps", type=_int, default=None, help="total training steps (default 20000)")
+    p.add_argument("--lr", "--learning-rate", dest="learning_rate", type=_float, default=None,
+                   help="Adam learning rate (default 0.001)")
+    p.add_argument("--content-weight", type=_float, default=None, metavar="W", help="(default 1)")
+    p.add_argument("--style-weight", type=_float, default=None, metavar="W", help="(default 10)")
+    p.add_argument("--tv-weight", type=_float, default=None, metavar="W", help="(default 1e-05)")
+    p.add_argument("--content-layers", type=_names, default=None, metavar="L1,L2", help="default block4_conv2")
+    p.add_argument("--style-layers", type=_names, default=None, metavar="L1,L2,...",
+                   help="default block1_conv1,...,block5_conv1")
+    p.add_argument("--style-size", type=_int, default=None,
+                   help="long side of the style image for its targets (default: --size)")
+    p.add_argument("--architecture", default=None, help="johnson or mobile (default johnson)")
+    p.add_argument("--width", type=_float, default=None, help="channel multiplier (default 1)")
+    p.add_argument("--backbone", default=None, help="auto, vgg19, vgg16, vgg16-hed (default auto)")
+    p.add_argument("--checkpoint-every", type=_int, default=None, metavar="K", help="(default 500)")
+    p.add_argument("--sample-every", type=_int, default=None, metavar="K", help="0 = never (default 500)")
+    p.add_argument("--log-every", type=_int, default=None, metavar="K", help="(default 50)")
+    p.add_argument("--seed", type=_int, default=None, help="(default 0)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in RUN_DIR from its last checkpoint (starts one if none)")
+    p.add_argument("--json", action="store_true", help="print one JSON object with the run's figures")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
+    p.set_defaults(run=_cmd_train)
+
+
+_TRAIN_OPTIONS = (
+    "size", "batch", "steps", "learning_rate", "content_weight", "style_weight", "tv_weight",
+    "content_layers", "style_layers", "style_size", "architecture", "width", "backbone",
+    "checkpoint_every", "sample_every", "log_every", "seed",
+)
+
+
+def _cmd_train(args: argparse.Namespace, log: Callable[[str], None]) -> int:
+    from tf_style.train import TrainConfig, train
+
+    options = {k: getattr(args, k) for k in _TRAIN_OPTIONS if getattr(args, k) is not None}
+    for k in ("content_layers", "style_layers"):
+        if k in options:
+            options[k] = tuple(options[k])
+    config = None if args.resume else TrainConfig(**options)  # on resume the saved run is the base
+    result = train(
+        args.style, args.data, args.out, config, resume=args.resume, log=log,
+        progress=not args.quiet, **({} if config is not None else options),
+    )
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    elif not args.quiet and result.final_terms:
+        terms = " ".join(f"{k} {v:.4g}" for k, v in result.final_terms.items())
+        log(f"step {result.step}: {terms}; {result.steps_per_second:.2f} steps/s")
+    return EXIT_INTERRUPTED if result.interrupted else 0
+
+
+def _add_apply(sub) -> None:
+    p = sub.add_parser(
+        "apply",
+        help="stylize photos with a trained fast style network",
+        description="Stylize IMAGEs with MODEL (a .keras file from tf-style train) in one forward pass each.",
+    )
+    p.add_argument("model", metavar="MODEL", help="trained network (.keras)")
+    p.add_argument("images", metavar="IMAGE", nargs="+", help="photos to stylize")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output file for one image; a folder for several (created; names IMAGE stem + .png)")
+    p.add_argument("--size", type=_int, default=None, help="resize each photo to this long side first")
+    p.add_argument("--strength", type=_float, default=1.0, help="0 = the photo, 1 = fully stylized (default 1)")
+    p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours")
+    p.add_argument("--json", action="store_true", help="print one JSON object with the outputs and timings")
+    p.add_argument("--quiet", action="store_true", help="no log lines")
+    p.set_defaults(run=_cmd_apply)
+
+
+def _cmd_apply(args: argparse.Namespace, log: Callable[[str], None]) -> int:
+    import time
+
+    from tf_style.apply import apply_files
+
+    start = time.perf_counter()
+    outputs = apply_files(
+        args.model, args.images, args.output, size=args.size, strength=args.strength,
+        preserve_color=args.preserve_color, log=log,
+    )
+    if args.json:
+        print(json.dumps({"model": args.model, "outputs": outputs,
+                          "seconds": round(time.perf_counter() - start, 3)}))
+    return 0
+
+
+_EXPORT_QUANTIZATIONS = ("none", "float16", "dynamic", "int8")  # = tf_style.export.QUANTIZATIONS
+
+
+def _add_export(sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="export a trained network for TF Serving (SavedModel) and phones (TFLite)",
+        description="Export MODEL (a .keras file from tf-style train) as a SavedModel directory "
+        "and/or a .tflite file. For TF Serving write the SavedModel to BASE/1 (a version folder).",
+    )
+    p.add_argument("model", metavar="MODEL", help="trained network (.keras)")
+    p.add_argument("--saved-model", metavar="DIR", help="write a SavedModel here (any image size)")
+    p.add_argument("--tflite", metavar="FILE", help="write a TFLite model here (builtin ops only)")
+    p.add_argument("--quantize", choices=_EXPORT_QUANTIZATIONS, default="none",
+                   help="TFLite precision: none, float16 (half size), dynamic (int8 weights) or "
+                   "int8 (full integer, needs --calibration); default none")
+    p.add_argument("--size", default="384", metavar="N|WxH|any",
+                   help="TFLite input size; the .tflite takes only this size (default 384); "
+                   "any = dynamic height and width")
+    p.add_argument("--calibration", nargs="+", metavar="IMAGE",
+                   help="real photos (files or folders) to calibrate --quantize int8")
+    p.add_argument("--force", action="store_true", help="replace existing outputs")
+    p.add_argument("--json", action="store_true", help="print one JSON object with the outputs")
+    p.add_argument("--quiet", action="store_true", help="no log lines")
+    p.set_defaults(run=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace, log: Callable[[str], None]) -> int:
+    import time
+
+    if not args.saved_model and not args.tflite:
+        raise OptionError("nothing to write: give --saved-model DIR and/or --tflite FILE")
+    if not args.tflite and (args.quantize != "none" or args.calibration):
+        raise OptionError("--quantize/--calibration: apply to --tflite only")
+    if args.quantize == "int8" and not args.calibration:
+        raise OptionError("--calibration: --quantize int8 needs real photos (files or folders)")
+    if args.quantize != "int8" and args.calibration:
+        raise OptionError("--calibration: only used with --quantize int8")
+
+    from tf_style import export as ex
+
+    start = time.perf_counter()
+    calibration = ex.image_files(args.calibration, option="--calibration") if args.calibration else None
+    size = ex.check_input_size(ex.parse_input_size(args.size, option="--size"))
+    # Check every output before the slow work, so a bad path fails in a second.
+    if args.saved_model:
+        ex.check_export_path(args.saved_model, force=args.force, directory=True)
+    if args.tflite:
+        ex.check_export_path(args.tflite, force=args.force)
+    model = ex.load_keras_model(args.model)
+    result: Dict[str, object] = {"model": args.model}
+    if args.saved_model:
+        path = ex.save_saved_model(model, args.saved_model, force=args.force)
+        result.update(saved_model=str(path), signatures=list(ex.SIGNATURES))
+        log(f"wrote SavedModel {path} (signatures {', '.join(ex.SIGNATURES)})")
+    if args.tflite:
+        flatbuffer = ex.convert_tflite(model, args.quantize, size, calibration)
+        path = ex.save_tflite(flatbuffer, args.tflite, force=args.force)
+        shown = "any size" if size is None else f"{size[1]}x{size[0]}"
+        result.update(tflite=str(path), tflite_bytes=len(flatbuffer), quantization=args.quantize,
+                      input_size=None if size is None else list(size))
+        log(f"wrote {path} ({len(flatbuffer) / 1e6:.2f} MB, {args.quantize}, input {shown})")
+    result["seconds"] = round(time.perf_counter() - start, 3)
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+def _add_gallery_run_options(p, *, weights: bool) -> None:
+    """Options that sweep and sheet share with stylize (smaller default --size: many tiles)."""
+    from tf_style.config import StylizeConfig
+
+    D = StylizeConfig()
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="the grid image (.png, .jpg, .webp)")
+    p.add_argument("--size", type=_int, default=256, help="long side of each tile in px (default 256)")
+    p.add_argument("--iterations", type=_int, default=D.iterations,
+                   help=f"loss evaluations per tile at the final size (default {D.iterations})")
+    p.add_argument("--pyramid", type=_int, default=D.pyramid, help=f"coarse-to-fine levels, 1 = off (default {D.pyramid})")
+    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
+    p.add_argument("--learning-rate", type=_float, default=D.learning_rate, help=f"Adam step (default {D.learning_rate:g})")
+    if weights:
+        p.add_argument("--content-weight", type=_float, default=D.content_weight, metavar="W", help=f"alpha (default {D.content_weight:g})")
+        p.add_argument("--style-weight", type=_float, default=D.style_weight, metavar="W", help=f"beta (default {D.style_weight:g})")
+        p.add_argument("--style-layers", type=_names, default=None, metavar="L1,L2,...",
+                       help="default block1_conv1,...,block5_conv1")
+    p.add_argument("--tv-weight", type=_float, default=D.tv_weight, metavar="W", help=f"total variation (default {D.tv_weight:g})")
+    p.add_argument("--content-layers", type=_names, default=None, metavar="L1,L2", help="default block4_conv2")
+    p.add_argument("--style-scale", type=_float, default=1.0, help="style image size relative to the output")
+    p.add_argument("--init", default="content", help="content, style, noise or an image path")
+    p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours")
+    p.add_argument("--backbone", default="auto", help="auto, vgg19, vgg16, vgg16-hed (default auto)")
+    p.add_argument("--weights", default=None, metavar="PATH", help="local .h5 of Keras VGG weights")
+    p.add_argument("--pooling", default="avg", help="avg (default) or max")
+    p.add_argument("--seed", type=_int, default=0)
+    p.add_argument("--json", action="store_true", help="print one JSON object with the run's figures")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
+
+
+def _gallery_config(args: argparse.Namespace):
+    from tf_style.config import StylizeConfig
+
+    options: Dict[str, object] = dict(
+        size=args.size, iterations=args.iterations, pyramid=args.pyramid, optimizer=args.optimizer,
+        learning_rate=args.learning_rate, tv_weight=args.tv_weight, style_scale=args.style_scale,
+        init=args.init, preserve_color=args.preserve_color, backbone=args.backbone,
+        weights=args.weights, pooling=args.pooling, seed=args.seed,
+    )
+    for name in ("content_weight", "style_weight"):
+        if hasattr(args, name):
+            options[name] = getattr(args, name)
+    for name in ("content_layers", "style_layers"):
+        if getattr(args, name, None):
+            options[name] = tuple(getattr(args, name))
+    if args.weights is not None and not os.path.isfile(args.weights):
+        raise OptionError(f"--weights: no such file: {args.weights!r}")
+    return StylizeConfig(**options)  # type: ignore[arg-type]
+
+
+#: gallery.DEFAULT_RATIOS, written out so building the parser imports no numpy/PIL (a test compares them).
+_SWEEP_RATIOS = "10,1,0.1,0.01"
+
+
+def _add_sweep(sub) -> None:
+    default = _SWEEP_RATIOS
+    p = sub.add_parser(
+        "sweep",
+        help="a labelled grid of CONTENT in the style of STYLE for several weight ratios (and layer sets)",
+        description="One row per style-layer set, one column per alpha/beta ratio "
+        "(content_weight/style_weight with content_weight 1). One backbone and one set of "
+        "style targets serve every tile.",
+    )
+    p.add_argument("content", metavar="CONTENT", help="the photo")
+    p.add_argument("style", metavar="STYLE", help="the style image")
+    p.add_argument("--ratios", default=default, metavar="R1,R2,...",
+                   help=f"alpha/beta ratios, one column each; 0 = style only (default {default})")
+    p.add_argument("--layers", default=None, metavar="L1,L2;L1,...",
+                   help="style-layer sets, one row each: sets split by ';', layers by ','; "
+                   "'gatys' = conv1_1; conv1_1,conv2_1; ... up to conv5_1 (default: one row, the usual five)")
+    _add_gallery_run_options(p, weights=False)
+    p.set_defaults(run=_cmd_sweep)
+
+
+def _cmd_sweep(args: argparse.Namespace, log: Callable[[str], None]) -> int:
+    from tf_style import gallery
+    from tf_style import image as im
+
+    ratios = gallery.parse_ratios(args.ratios, "--ratios")
+    layer_sets = None if args.layers is None else gallery.parse_layer_sets(args.layers, "--layers")
+    config = _gallery_config(args)
+    inputs = [args.content, args.style]
+    im.check_output_path(args.output, inputs=inputs)
+    for path in inputs:  # bad files fail before any model loads
+        im.check_min_size(im.read_image(path), 16, name=path)
+    result = gallery.sweep(
+        args.content, args.style, ratios=ratios, layer_sets=layer_sets, config=config,
+        output=args.output, progress=not args.quiet, log=log,
+    )
+    if args.json:
+        print(json.dumps(result.to_dict(args.output)))
+    else:
+        w, h = result.image.size
+        log(f"wrote {args.output} ({w}x{h}, {sum(len(r) for r in result.tiles)} tiles) in {result.seconds:.1f} s")
+    return EXIT_INTERRUPTED if result.interrupted else 0
+
+
+def _add_sheet(sub) -> None:
+    p = sub.add_parser(
+        "sheet",
+        help="CONTENT in each STYLE (and each trained --model), with the originals on top",
+        description="First row: the photo and each style image; second row: the photo in each "
+        "style (optimized), then one column per --model (a network from tf-style train).",
+    )
+    p.add_argument("content", metavar="CONTENT", help="the photo")
+    p.add_argument("styles", metavar="STYLE", nargs="+", help="style images")
+    p.add_argument("--model", dest="models", action="append", default=[], metavar="MODEL",
+                   help="a trained network (.keras) to apply too; repeat for several")
+    _add_gallery_run_options(p, weights=True)
+    p.set_defaults(run=_cmd_sheet)
+
+
+def _cmd_sheet(args: argparse.Namespace, log: Callable[[str], None]) -> int:
+    from tf_style import gallery
+    from tf_style import image as im
+
+    config = _gallery_config(args)
+    inputs = [args.content, *args.styles, *args.models]
+    im.check_output_path(args.output, inputs=inputs)
+    for path in [args.content, *args.styles]:
+        im.check_min_size(im.read_image(path), 16, name=path)
+    result = gallery.sheet(
+        args.content, args.styles, models=args.models, config=config,
+        output=args.output, progress=not args.quiet, log=log,
+    )
+    if args.json:
+        print(json.dumps(result.to_dict(args.output)))
+    else:
+        w, h = result.image.size
+        log(f"wrote {args.output} ({w}x{h}) in {result.seconds:.1f} s")
+    return EXIT_INTERRUPTED if result.interrupted else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tf-style", description="Neural style transfer for TensorFlow/Keras.")
     parser.add_argument("--version", action="version", version=_version())
@@ -186,6 +501,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     _add_stylize(sub)
     _add_info(sub)
+    _add_train(sub)
+    _add_apply(sub)
+    _add_export(sub)
+    _add_sweep(sub)
+    _add_sheet(sub)
     for extra in _EXTRA_COMMANDS:
         extra(sub)
     return parser
@@ -202,8 +522,31 @@ def _version() -> str:
 
 
 def _quiet_tensorflow() -> None:
-    # TensorFlow's C++ start-up chatter is not ours to show; users can override.
+    """Import TensorFlow with its C++ start-up chatter hidden (TF_STYLE_DEBUG=1 shows it).
+
+    TensorFlow 2.21 logs through absl before any log level applies (e.g. "Could not find
+    cuda drivers"), so the only way to keep our one-line errors one line is to point
+    file descriptor 2 elsewhere while it loads.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if os.environ.get("TF_STYLE_DEBUG") or "tensorflow" in sys.modules:
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            sys.stderr.flush()
+            os.dup2(devnull.fileno(), 2)
+            try:
+                import tensorflow  # noqa: F401
+            finally:
+                os.dup2(saved, 2)
+    except ImportError:
+        pass  # reported properly where tensorflow is first used
+    finally:
+        os.close(saved)
 
 
 def _raise_interrupt(signum, frame):  # SIGTERM behaves like Ctrl-C: keep what was saved

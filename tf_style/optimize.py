@@ -148,7 +148,7 @@ def adam(
     learning_rate: float = 4.0,
     beta_1: float = 0.9,
     beta_2: float = 0.999,
-    epsilon: float = 1e-1,
+    epsilon: float = 1e-8,
     callback: Optional[StepCallback] = None,
 ) -> OptimizeOutcome:
     """Projected Adam in pixel units: one compiled step updates and clips the image."""

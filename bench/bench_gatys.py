@@ -1,0 +1,126 @@
+"""Gatys optimization benchmark: per-step time and peak memory against the FLOP floor.
+
+    python3 bench/bench_gatys.py [--sizes 256,512,1024] [--backbone vgg16-hed] [--repeats 3]
+
+Each (size, optimizer, dtype) runs in a fresh subprocess so its peak RSS is its own. The
+floor is the convolution FLOPs of the layers actually run (forward, plus the same again for
+the gradient with respect to the image) divided by the 3x3-convolution throughput measured by
+this script in the same run, for float32 and bfloat16.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
+CONTENT_LAYERS = ("block4_conv2",)
+
+
+def conv_throughput(dtype: str, repeats: int = 5) -> float:
+    """GFLOP/s of a large 3x3 convolution (forward) in ``dtype``."""
+    import tensorflow as tf
+
+    x = tf.random.uniform([1, 128, 128, 256], dtype=tf.float32)
+    w = tf.random.uniform([3, 3, 256, 256], dtype=tf.float32)
+    x, w = tf.cast(x, dtype), tf.cast(w, dtype)
+    f = tf.function(lambda a, b: tf.nn.conv2d(a, b, 1, "SAME"))
+    f(x, w).numpy()
+    best = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        f(x, w).numpy()
+        best.append(time.perf_counter() - t)
+    flops = 2 * 128 * 128 * 9 * 256 * 256
+    return flops / sorted(best)[len(best) // 2] / 1e9
+
+
+def step_flops(model, height: int, width: int) -> float:
+    """Conv FLOPs of one loss+gradient evaluation (forward x 2)."""
+    import keras
+
+    total = 0
+    h, w = height, width
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            k = layer.kernel.shape
+            total += 2 * h * w * k[0] * k[1] * k[2] * k[3]
+        elif isinstance(layer, (keras.layers.AveragePooling2D, keras.layers.MaxPooling2D)):
+            h, w = h // 2, w // 2
+    return 2.0 * total
+
+
+def worker(size: int, optimizer: str, dtype: str, backbone: str, repeats: int) -> dict:
+    import numpy as np
+    import tensorflow as tf
+
+    from tf_style import backbones as bb
+    from tf_style.losses import PerceptualLoss
+    from tf_style.optimize import ImageObjective, adam, lbfgs
+
+    h, w = size * 3 // 4, size  # the 4:3 of the example photo
+    b = bb.load_backbone(backbone, CONTENT_LAYERS + STYLE_LAYERS, dtype=dtype)
+    loss = PerceptualLoss(CONTENT_LAYERS, STYLE_LAYERS, style_weight=3.0, tv_weight=1e-5)
+    x0 = tf.random.uniform([1, h, w, 3], 0, 255, seed=1)
+    feats = b(x0)
+    obj = ImageObjective(b, loss, loss.content_targets(feats), loss.style_targets(feats), (1, h, w, 3))
+    start = np.asarray(x0[0]) * 0.5 + 60
+    run = lbfgs if optimizer == "lbfgs" else adam
+    run(obj, start, 2)  # trace and warm up
+    t = time.perf_counter()
+    out = run(obj, start, repeats)
+    per_step = (time.perf_counter() - t) / out.evaluations
+    return {
+        "size": f"{w}x{h}",
+        "optimizer": optimizer,
+        "dtype": dtype,
+        "s_per_step": per_step,
+        "gflop_per_step": step_flops(b.model, h, w) / 1e9,
+        "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+    }
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="256,512,1024")
+    p.add_argument("--optimizers", default="lbfgs,adam")
+    p.add_argument("--dtypes", default="float32,bfloat16")
+    p.add_argument("--backbone", default="vgg16-hed")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        size, opt, dtype = args.worker.split(":")
+        print(json.dumps(worker(int(size), opt, dtype, args.backbone, args.repeats)))
+        return 0
+    tput = {d: conv_throughput(d) for d in args.dtypes.split(",")}
+    print(f"3x3 conv throughput: " + ", ".join(f"{d} {g:.0f} GFLOP/s" for d, g in tput.items()))
+    print(f"backbone {args.backbone}; threads: TensorFlow default; {os.cpu_count()} CPUs\n")
+    print("| size | optimizer | dtype | s/step | GFLOP/step | floor s | x floor | peak RSS GiB |")
+    print("| --- | --- | --- | --: | --: | --: | --: | --: |")
+    for size in args.sizes.split(","):
+        for opt in args.optimizers.split(","):
+            for dtype in args.dtypes.split(","):
+                cmd = [sys.executable, __file__, "--worker", f"{size}:{opt}:{dtype}",
+                       "--backbone", args.backbone, "--repeats", str(args.repeats)]
+                res = subprocess.run(cmd, capture_output=True, text=True)
+                if res.returncode != 0:
+                    tail = (res.stderr.strip().splitlines() or ["?"])[-1]
+                    print(f"| {size} | {opt} | {dtype} | failed: {tail[:80]} | | | | |")
+                    continue
+                r = json.loads(res.stdout.strip().splitlines()[-1])
+                floor = r["gflop_per_step"] / tput[dtype]
+                print(f"| {r['size']} | {opt} | {dtype} | {r['s_per_step']:.3f} | {r['gflop_per_step']:.0f} | "
+                      f"{floor:.3f} | {r['s_per_step'] / floor:.2f} | {r['peak_rss_gib']:.2f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
