@@ -41,6 +41,9 @@ class OptimizeOutcome:
 class ImageObjective:
     """Loss and gradient of one image size, compiled once.
 
+    Content targets live in variables, so one objective (and its single trace) serves
+    every photo of this size: ``set_content`` swaps the photo without retracing.
+
     Example:
         >>> obj = ImageObjective(backbone, loss, content_targets, style_grams, (1, 64, 64, 3))  # doctest: +SKIP
         >>> terms, grad = obj(np.zeros((1, 64, 64, 3), np.float32))  # doctest: +SKIP
@@ -58,7 +61,10 @@ class ImageObjective:
         self.image = tf.Variable(tf.zeros(self.shape, tf.float32), trainable=True, name="pixels")
         self._backbone = backbone
         self._loss = loss
-        self._content = dict(content_targets)
+        self._content = {
+            k: tf.Variable(v, trainable=False, name=f"content_{i}")
+            for i, (k, v) in enumerate(content_targets.items())
+        }
         self._style = dict(style_grams)
         self._step = tf.function(self._loss_and_grad)
 
@@ -68,6 +74,11 @@ class ImageObjective:
             total, terms = self._loss(features, self.image, self._content, self._style)
         grad = tape.gradient(total, self.image)
         return terms, grad
+
+    def set_content(self, content_targets: Mapping[str, tf.Tensor]) -> None:
+        """Swap the content targets (same shapes) without retracing."""
+        for k, v in content_targets.items():
+            self._content[k].assign(v)
 
     def evaluate(self) -> tuple:
         """Loss terms and gradient at the variable's current value."""

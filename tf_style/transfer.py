@@ -169,6 +169,7 @@ class Stylizer:
             style_layer_weights=config.style_layer_weights,
         )
         self._style_cache: Dict[int, Dict[str, tf.Tensor]] = {}
+        self._objectives: Dict[Tuple[int, int], ImageObjective] = {}
         self.style_target_builds = 0
 
     # -- targets ---------------------------------------------------------------
@@ -216,6 +217,8 @@ class Stylizer:
         content_img = im.read_image(content)
         im.check_min_size(content_img, 16, name=_name(content))
         inputs = [p for p in (content, *protect) if isinstance(p, (str, os.PathLike))]
+        if str(cfg.init) not in INIT_KINDS:
+            inputs.append(cfg.init)
         if output is not None:
             im.check_output_path(output, inputs=inputs)
         sizes = pyramid_sizes(*content_img.size, cfg.size, cfg.pyramid)
@@ -258,14 +261,7 @@ class Stylizer:
             content_level = im.to_array(im.resize_to(content_img_for_net, (lw, lh)))[None]
             if x.shape[:2] != (lh, lw):
                 x = tf.image.resize(x[None], (lh, lw), method="bicubic")[0].numpy().clip(0, 255)
-            feats = self.backbone(tf.constant(content_level))
-            objective = ImageObjective(
-                self.backbone,
-                self.loss,
-                self.loss.content_targets(feats),
-                self.style_grams(max(lw, lh)),
-                (1, lh, lw, 3),
-            )
+            objective = self._objective(content_level, (lw, lh))
 
             def callback(done, terms, current, _base=done_before, _lvl=level):
                 n = _base + done
@@ -314,6 +310,20 @@ class Stylizer:
         )
 
     # -- helpers ---------------------------------------------------------------
+    def _objective(self, content_level: np.ndarray, size: Tuple[int, int]) -> ImageObjective:
+        """The compiled objective for this size (cached: photos of one size share a trace)."""
+        targets = self.loss.content_targets(self.backbone(tf.constant(content_level)))
+        objective = self._objectives.get(size)
+        if objective is None:
+            lw, lh = size
+            objective = ImageObjective(
+                self.backbone, self.loss, targets, self.style_grams(max(lw, lh)), (1, lh, lw, 3)
+            )
+            self._objectives[size] = objective
+        else:
+            objective.set_content(targets)
+        return objective
+
     def _initial_image(self, init, content_img, size, inputs) -> np.ndarray:
         lw, lh = size
         kind = str(init)
