@@ -14,7 +14,7 @@ import signal
 import sys
 from typing import Callable, Dict, List, Optional, Sequence
 
-from tf_style.errors import OptionError, TfStyleError
+from tf_style.errors import MemoryBudgetError, OptionError, TfStyleError
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -24,7 +24,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but errors are one line (``tf-style: error: ...``) and exit 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog.split()[0]}: error: {message}\n")
 
 
 def _int(text: str) -> int:
@@ -93,8 +93,8 @@ def _add_stylize(sub) -> None:
 
 
 def _cmd_stylize(args: argparse.Namespace, log: Callable[[str], None]) -> int:
-    from tf_style.config import StylizeConfig, parse_float_list
     from tf_style import image as im
+    from tf_style.config import INIT_KINDS, StylizeConfig, parse_float_list
 
     options: Dict[str, object] = dict(
         size=args.size, iterations=args.iterations, pyramid=args.pyramid, optimizer=args.optimizer,
@@ -117,6 +117,8 @@ def _cmd_stylize(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     if args.weights is not None and not os.path.isfile(args.weights):
         raise OptionError(f"--weights: no such file: {args.weights!r}")
     inputs = [args.content, *args.style]
+    if args.init not in INIT_KINDS:
+        inputs.append(args.init)
     im.check_output_path(args.output, inputs=inputs)
     if args.plot is not None:  # before the long run: a missing matplotlib fails at once
         from tf_style.gallery import require_matplotlib
@@ -126,19 +128,29 @@ def _cmd_stylize(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     # Read every input before loading TensorFlow models: bad files fail in milliseconds.
     content = im.read_image(args.content)
     im.check_min_size(content, 16, name=args.content)
+    for path in inputs[1:]:
+        im.read_image(path)
 
+    _load_tensorflow()
     from tf_style.transfer import Stylizer
 
     stylizer = Stylizer(args.style, config, log=log)
+    levels: List[int] = []  # pyramid level of each evaluation, for --plot
     result = stylizer.stylize(
         content, output=args.output, save_every=args.save_every,
         progress=not args.quiet, protect=inputs,
+        on_step=(lambda level, *_: levels.append(level)) if args.plot is not None else None,
     )
     if args.plot is not None and result.history:
-        from tf_style.gallery import plot_history
+        from tf_style.gallery import level_boundaries, plot_history
 
-        plot_history(result.history, args.plot, inputs=[*inputs, args.output],
-                     title=f"{os.path.basename(args.content)}: loss per evaluation ({result.backbone})")
+        plot_history(
+            result.history, args.plot, inputs=[*inputs, args.output],
+            weights={"content": config.content_weight, "style": config.style_weight, "tv": config.tv_weight},
+            boundaries=level_boundaries(levels),
+            title=f"{os.path.basename(args.content)} x {', '.join(os.path.basename(s) for s in args.style)} "
+            f"({result.backbone}, {config.optimizer})",
+        )
         log(f"wrote {args.plot}")
     if args.json:
         print(json.dumps(result.to_dict(args.output)))
@@ -159,6 +171,7 @@ def _add_info(sub) -> None:
 
 
 def _cmd_info(args: argparse.Namespace, log: Callable[[str], None]) -> int:
+    _load_tensorflow()
     import platform
 
     import keras
@@ -240,6 +253,7 @@ _TRAIN_OPTIONS = (
 
 
 def _cmd_train(args: argparse.Namespace, log: Callable[[str], None]) -> int:
+    _load_tensorflow()  # tf_style.train imports it; the data and options are checked right after
     from tf_style.train import TrainConfig, train
 
     options = {k: getattr(args, k) for k in _TRAIN_OPTIONS if getattr(args, k) is not None}
@@ -263,9 +277,10 @@ def _add_apply(sub) -> None:
     p = sub.add_parser(
         "apply",
         help="stylize photos with a trained fast style network",
-        description="Stylize IMAGEs with MODEL (a .keras file from tf-style train) in one forward pass each.",
+        description="Stylize IMAGEs with MODEL (from tf-style train or export) in one forward pass each.",
     )
-    p.add_argument("model", metavar="MODEL", help="trained network (.keras)")
+    p.add_argument("model", metavar="MODEL",
+                   help="trained network: a .keras file, or a SavedModel folder / .tflite from tf-style export")
     p.add_argument("images", metavar="IMAGE", nargs="+", help="photos to stylize")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output file for one image; a folder for several (created; names IMAGE stem + .png)")
@@ -280,6 +295,11 @@ def _add_apply(sub) -> None:
 def _cmd_apply(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     import time
 
+    from tf_style.errors import ModelLoadError
+
+    if not os.path.exists(args.model):  # the commonest mistake fails before TensorFlow loads
+        raise ModelLoadError(f"{args.model}: no such model file or folder")
+    _load_tensorflow()
     from tf_style.apply import apply_files
 
     start = time.perf_counter()
@@ -303,7 +323,8 @@ def _add_export(sub) -> None:
         description="Export MODEL (a .keras file from tf-style train) as a SavedModel directory "
         "and/or a .tflite file. For TF Serving write the SavedModel to BASE/1 (a version folder).",
     )
-    p.add_argument("model", metavar="MODEL", help="trained network (.keras)")
+    p.add_argument("model", metavar="MODEL",
+                   help="trained network: a .keras file, or a SavedModel folder / .tflite from tf-style export")
     p.add_argument("--saved-model", metavar="DIR", help="write a SavedModel here (any image size)")
     p.add_argument("--tflite", metavar="FILE", help="write a TFLite model here (builtin ops only)")
     p.add_argument("--quantize", choices=_EXPORT_QUANTIZATIONS, default="none",
@@ -521,14 +542,16 @@ def _version() -> str:
     return __version__
 
 
-def _quiet_tensorflow() -> None:
+def _load_tensorflow() -> None:
     """Import TensorFlow with its C++ start-up chatter hidden (TF_STYLE_DEBUG=1 shows it).
+
+    Commands call this right before their first TensorFlow import, after validating
+    their inputs, so a bad file or option fails without paying for TensorFlow.
 
     TensorFlow 2.21 logs through absl before any log level applies (e.g. "Could not find
     cuda drivers"), so the only way to keep our one-line errors one line is to point
     file descriptor 2 elsewhere while it loads.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if os.environ.get("TF_STYLE_DEBUG") or "tensorflow" in sys.modules:
         return
     try:
@@ -540,7 +563,9 @@ def _quiet_tensorflow() -> None:
             sys.stderr.flush()
             os.dup2(devnull.fileno(), 2)
             try:
-                import tensorflow  # noqa: F401
+                import tensorflow
+
+                tensorflow.config.list_physical_devices()  # CUDA probing logs here too
             finally:
                 os.dup2(saved, 2)
     except ImportError:
@@ -566,7 +591,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not quiet:
             print(f"tf-style: {message}", file=sys.stderr, flush=True)
 
-    _quiet_tensorflow()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     previous = None
     try:
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -576,7 +601,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return args.run(args, log)
     except TfStyleError as e:
         message = _one_line(e)
-        if isinstance(e, OptionError):
+        if isinstance(e, (OptionError, MemoryBudgetError)):
             message = _as_flag(message)
         print(f"tf-style: error: {message}", file=sys.stderr, flush=True)
         return EXIT_USAGE

@@ -1,0 +1,399 @@
+"""Training fast style networks: tiny backbone, tiny network, 16-32 px generated photos.
+
+The subprocess tests (two logical CPUs, kill -9, SIGTERM) run ``tf-style`` or Python in a
+child process because device configuration and signals are per process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from tf_style import backbones as bb
+from tf_style import cli
+from tf_style.apply import load_stylizer
+from tf_style.errors import DataError, OptionError, OutputError
+from tf_style.train import TrainConfig, make_dataset, scan_data, train
+
+TINY = dict(
+    size=16, batch=2, architecture="mobile", width=0.25,
+    content_layers=("block2_conv1",), style_layers=("block1_conv1", "block2_conv1", "block3_conv1"),
+    sample_every=0, log_every=1,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return bb.tiny_backbone(("block1_conv1", "block2_conv1", "block3_conv1"))
+
+
+def _photo(h, w, seed):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([xx * 255 / w, yy * 255 / h, np.full_like(xx, 60.0 * (seed % 4))], -1)
+    return (base * 0.7 + rng.uniform(0, 70, (h, w, 3))).clip(0, 255).astype(np.uint8)
+
+
+def _painting(size=32):
+    stripes = (np.sin(np.arange(size) / 1.5)[None, :, None] * 120 + 128) * np.array([1.0, 0.3, 0.6])
+    return np.broadcast_to(stripes, (size, size, 3)).astype(np.uint8)
+
+
+def _data(folder: Path, n=5, sizes=((24, 30), (20, 20), (32, 28), (12, 40), (30, 30))) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        h, w = sizes[i % len(sizes)]
+        Image.fromarray(_photo(h, w, i)).save(folder / f"photo{i}.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return _data(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, tiny, data):
+    out = tmp_path_factory.mktemp("run") / "run"
+    result = train(_painting(), data, out, backbone=tiny, steps=3, checkpoint_every=2, **TINY)
+    return out, result
+
+
+def _weights(model):
+    return [np.asarray(w) for w in model.get_weights()]
+
+
+# --------------------------------------------------------------------------- config
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("size", 8), ("batch", 0), ("steps", 0), ("learning_rate", 0.0), ("style_weight", -1.0),
+     ("tv_weight", float("nan")), ("architecture", "resnet"), ("width", 0), ("backbone", "vgg"),
+     ("checkpoint_every", 0), ("seed", -1), ("size", 2.5), ("content_layers", ())],
+)
+def test_config_errors_name_the_field_and_value(field, value):
+    with pytest.raises(OptionError) as info:
+        TrainConfig(**{field: value})
+    message = str(info.value)
+    assert message.startswith(f"{field}:") and repr(value) in message
+
+
+def test_config_defaults_and_cli_help_agree():
+    d = TrainConfig()
+    assert d.content_layers == bb.DEFAULT_CONTENT_LAYERS and d.style_layers == bb.DEFAULT_STYLE_LAYERS
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices["train"]
+    helps = {a.dest: a.help for a in sub._actions}
+    for field in ("size", "batch", "steps", "learning_rate", "content_weight", "style_weight",
+                  "tv_weight", "width", "checkpoint_every", "sample_every", "log_every", "seed"):
+        assert f"default {getattr(d, field):g}" in helps[field], (field, helps[field])
+    assert f"default {d.architecture}" in helps["architecture"]
+    assert f"default {d.backbone}" in helps["backbone"]
+
+
+# --------------------------------------------------------------------------- data
+
+
+def test_scan_is_recursive_case_insensitive_and_skips_broken(tmp_path):
+    _data(tmp_path / "a" / "b", n=2)
+    Image.fromarray(_photo(20, 20, 7)).save(tmp_path / "UPPER.JPG")
+    Image.fromarray(_photo(20, 20, 8)).save(tmp_path / "x.WebP", format="WEBP")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("not an image")
+    Image.fromarray(_photo(20, 20, 9)).save(tmp_path / "tiff_inside.png", format="TIFF")
+    _data(tmp_path / "run" / "samples", n=1)  # the run folder is excluded
+    scan = scan_data(tmp_path, exclude=[tmp_path / "run"])
+    names = sorted(Path(p).name for p in scan.files)
+    assert names == ["UPPER.JPG", "photo0.png", "photo1.png", "x.WebP"]
+    skipped = {Path(p).name: why for p, why in scan.skipped}
+    assert set(skipped) == {"broken.png", "empty.jpg", "tiff_inside.png"}
+    assert "TIFF" in skipped["tiff_inside.png"]
+
+
+def test_bad_data_folders_raise_data_error(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        scan_data(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no images found"):
+        scan_data(tmp_path / "empty")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "a.jpg").write_bytes(b"not a jpeg")
+    (broken / "b.png").write_bytes(b"")
+    with pytest.raises(DataError, match="none of the 2 image files is readable"):
+        scan_data(broken)
+
+
+def _stream(files, start, count, seed=0):
+    ds = make_dataset(files, 16, 2, seed=seed, start=start)
+    return [(x.numpy(), i.numpy()) for x, i in ds.take(count)]
+
+
+def test_data_stream_is_a_function_of_seed_and_position(data):
+    files = scan_data(data).files  # 5 files: positions 6.. cross an epoch boundary
+    full = _stream(files, 0, 7)
+    tail = _stream(files, 6, 4)
+    for (xa, ia), (xb, ib) in zip(full[3:], tail):
+        np.testing.assert_array_equal(ia, ib)
+        np.testing.assert_allclose(xa, xb, atol=1e-3)
+    assert [list(i) for _, i in full[:3]] == [[0, 1], [2, 3], [4, 5]]
+    x, _ = full[0]
+    assert x.shape == (2, 16, 16, 3) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 255
+    other = _stream(files, 0, 3, seed=1)
+    assert not all(np.allclose(a[0], b[0]) for a, b in zip(full, other))
+    # every file appears once per epoch (5 files: positions 0-4, then 5-9)
+    first_epoch = np.concatenate([x for x, _ in full[:3]])[:5]
+    assert len({float(img.mean()) for img in first_epoch}) == 5
+
+
+# --------------------------------------------------------------------------- training
+
+
+def test_loss_falls_and_run_folder_is_complete(tmp_path, tiny, data):
+    out = tmp_path / "run"
+    r = train(_painting(), data, out, backbone=tiny, steps=30, checkpoint_every=10, seed=3,
+              **{**TINY, "sample_every": 15})
+    totals = [h["total"] for h in r.history]
+    assert len(totals) == 30 and all(np.isfinite(totals))
+    first, last = np.mean(totals[:8]), np.mean(totals[-8:])
+    assert last < 0.8 * first, (first, last)
+    assert r.step == 30 and not r.interrupted and r.model_path == out / "model.keras"
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_000015.png", "step_000030.png"]
+    assert Image.open(out / "samples" / "step_000030.png").size == (32, 26)  # photo0, long side 2 * 16
+    assert tf.train.latest_checkpoint(str(out / "checkpoints")).endswith("ckpt-30")
+    assert list((out / "logs").iterdir())
+    saved = json.loads((out / "run.json").read_text())
+    assert saved["config"]["architecture"] == "mobile" and saved["images"] == 5
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_resume_continues_at_the_step_and_matches_an_uninterrupted_run(tmp_path, tiny, data):
+    full = train(_painting(), data, tmp_path / "full", backbone=tiny, steps=8, checkpoint_every=100, **TINY)
+    part = train(_painting(), data, tmp_path / "part", backbone=tiny, steps=4, checkpoint_every=100, **TINY)
+    assert part.step == 4
+    rest = train(_painting(), data, tmp_path / "part", backbone=tiny, resume=True, steps=8, **TINY)
+    assert rest.start_step == 4 and rest.step == 8
+    np.testing.assert_allclose(
+        [h["total"] for h in rest.history], [h["total"] for h in full.history[4:]], rtol=1e-4
+    )
+    a = load_stylizer(tmp_path / "full" / "model.keras").model
+    b = load_stylizer(tmp_path / "part" / "model.keras").model
+    for wa, wb in zip(_weights(a), _weights(b)):
+        np.testing.assert_allclose(wa, wb, rtol=1e-4, atol=1e-5)
+
+
+def test_resume_keeps_saved_options_and_rejects_another_architecture(tiny_run, tiny, data):
+    out, first = tiny_run
+    with pytest.raises(OptionError, match=r"^architecture: .*trained with architecture 'mobile'.*'johnson'"):
+        train(_painting(), data, out, backbone=tiny, resume=True, architecture="johnson")
+    with pytest.raises(OptionError, match=r"^width: "):
+        train(_painting(), data, out, backbone=tiny, resume=True, width=0.5)
+    # Nothing to do (already at 3 steps): the saved size/architecture are used, no error.
+    again = train(_painting(), data, out, backbone=tiny, resume=True)
+    assert again.start_step == again.step == 3 and again.config.size == 16
+
+
+def test_resume_keeps_the_backbone_auto_chose(tiny_run, tiny, data, monkeypatch):
+    out, _ = tiny_run
+    run_file = out / "run.json"
+    saved = json.loads(run_file.read_text())
+    run_file.write_text(json.dumps({**saved, "backbone": "vgg16-hed"}))  # as if auto had picked it
+    seen = []
+    monkeypatch.setattr(bb, "resolve_name", lambda name, log=None: seen.append(name) or name)
+    monkeypatch.setattr(bb, "load_backbone", lambda arch, layers, log=None: tiny)
+    train(_painting(), data, out, resume=True, backbone="auto")
+    assert seen == ["vgg16-hed"]
+
+
+def test_existing_run_needs_resume(tiny_run, tiny, data, capsys):
+    out, _ = tiny_run
+    with pytest.raises(OutputError, match="--resume"):
+        train(_painting(), data, out, backbone=tiny, **TINY)
+    rc = cli.main(["train", "--style", "x.jpg", "--data", str(data), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "--resume" in err
+
+
+def test_keras_round_trip_is_exact(tiny_run):
+    out, result = tiny_run
+    stylizer = load_stylizer(out / "model.keras")
+    from tf_style.networks import StyleTransformer
+
+    rebuilt = StyleTransformer("mobile", 0.25)
+    tf.train.Checkpoint(model=rebuilt).restore(result.checkpoint).expect_partial()
+    for a, b in zip(_weights(stylizer.model), _weights(rebuilt)):
+        np.testing.assert_array_equal(a, b)
+    x = np.random.default_rng(0).uniform(0, 255, (1, 19, 23, 3)).astype(np.float32)
+    np.testing.assert_array_equal(stylizer.model(x).numpy(), rebuilt(x).numpy())
+    np.testing.assert_allclose(stylizer(x), rebuilt(x).numpy(), atol=1e-3)
+    assert stylizer.model.architecture == "mobile" and stylizer.model.width == 0.25
+
+
+def test_broken_data_is_skipped_and_counted(tmp_path, tiny):
+    data = _data(tmp_path / "data", n=3)
+    png = (data / "photo0.png").read_bytes()
+    (data / "a_truncated.png").write_bytes(png[: len(png) // 2])  # header fine, pixels missing
+    (data / "b_garbage.jpg").write_bytes(b"garbage")
+    r = train(_painting(), data, tmp_path / "run", backbone=tiny, steps=6, **TINY)
+    assert [Path(p).name for p, _ in r.skipped] == ["b_garbage.jpg"]
+    assert r.images == 4 and r.step == 6
+    assert r.dropped_examples >= 2  # a_truncated.png once per epoch of 4, 12 examples used
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: None, "does not exist"),
+        (lambda d: d.mkdir(), "no images found"),
+        (lambda d: (d.mkdir(), (d / "x.jpg").write_bytes(b"nope")), "none of the 1 image files is readable"),
+    ],
+)
+def test_cli_bad_data_exits_2_with_one_line(tmp_path, capsys, make, message):
+    d = tmp_path / "data"
+    make(d)
+    style = tmp_path / "style.png"
+    Image.fromarray(_painting()).save(style)
+    rc = cli.main(["train", "--style", str(style), "--data", str(d), "--out", str(tmp_path / "run"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and err.startswith("tf-style: error: ") and message in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_bad_option_names_the_flag(tmp_path, capsys, data):
+    rc = cli.main(["train", "--style", "s.png", "--data", str(data), "--out", str(tmp_path / "r"),
+                   "--lr", "-1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--learning-rate: expected a finite number > 0, got -1.0" in err
+
+
+# --------------------------------------------------------------------------- subprocesses
+
+
+def _env():
+    env = dict(os.environ, TF_STYLE_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
+    return env
+
+
+_MIRRORED = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    sys.path.insert(0, sys.argv[3])
+    from test_train import TINY, _painting
+    from tf_style import backbones as bb
+    from tf_style.train import train
+    tiny = bb.tiny_backbone(("block1_conv1", "block2_conv1", "block3_conv1"))
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    r = train(_painting(), sys.argv[1], sys.argv[2], backbone=tiny, strategy=strategy, steps=4,
+              content_weight=0.0, **TINY)
+    print(json.dumps({"replicas": r.replicas, "step": r.step, "totals": [h["total"] for h in r.history]}))
+    """
+)
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path, tiny, data):
+    script = tmp_path / "mirrored.py"
+    script.write_text(_MIRRORED)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(data), str(tmp_path / "mirrored"), str(Path(__file__).parent)],
+        capture_output=True, text=True, env=_env(), timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["replicas"] == 2 and got["step"] == 4
+    # PerceptualLoss normalizes the content term by the energy of the batch it sees, i.e. per
+    # replica; the style and TV terms are plain means, so without content the two-replica run
+    # must reproduce the single-device one (same data, same init, gradients all-reduced).
+    single = train(_painting(), data, tmp_path / "single", backbone=tiny, steps=4, content_weight=0.0, **TINY)
+    np.testing.assert_allclose(got["totals"], [h["total"] for h in single.history], rtol=1e-4)
+    a = load_stylizer(tmp_path / "mirrored" / "model.keras").model
+    b = load_stylizer(tmp_path / "single" / "model.keras").model
+    assert any(not np.allclose(w, w0) for w, w0 in zip(_weights(a), _weights(type(a)("mobile", 0.25, seed=0))))
+    for wa, wb in zip(_weights(a), _weights(b)):
+        np.testing.assert_allclose(wa, wb, rtol=1e-3, atol=1e-4)
+
+
+def _latest_step(run: Path) -> int:
+    latest = tf.train.latest_checkpoint(str(run / "checkpoints"))
+    return int(re.search(r"ckpt-(\d+)$", latest).group(1)) if latest else -1
+
+
+def _train_cmd(data, run, style, *extra):
+    return ["tf-style", "train", "--style", str(style), "--data", str(data), "--out", str(run),
+            "--backbone", "vgg16-hed", "--architecture", "mobile", "--width", "0.25", "--size", "32",
+            "--batch", "1", "--checkpoint-every", "2", "--sample-every", "0", *extra]
+
+
+def _wait_for_checkpoint(proc, run, at_least, timeout=240):
+    deadline = time.monotonic() + timeout
+    while _latest_step(run) < at_least:
+        assert proc.poll() is None, proc.stderr.read()[-3000:]
+        assert time.monotonic() < deadline, "no checkpoint in time"
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_continues_from_the_last_checkpoint(tmp_path, data):
+    style = tmp_path / "style.png"
+    Image.fromarray(_painting(64)).save(style)
+    run = tmp_path / "run"
+    proc = subprocess.Popen(_train_cmd(data, run, style, "--steps", "100000", "--quiet"),
+                            stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        _wait_for_checkpoint(proc, run, 4)
+    finally:
+        proc.kill()  # SIGKILL: no chance to save anything
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    saved = _latest_step(run)
+    assert saved >= 4 and not (run / "model.keras").exists()
+    # the options are the run's saved ones; only the new total is given
+    done = subprocess.run(
+        ["tf-style", "train", "--style", str(style), "--data", str(data), "--out", str(run),
+         "--resume", "--steps", str(saved + 3), "--json", "--quiet"],
+        capture_output=True, text=True, env=_env(), timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["start_step"] == saved and result["step"] == saved + 3
+    assert result["architecture"] == "mobile" and result["size"] == 32 and result["backbone"] == "vgg16-hed"
+    assert (run / "model.keras").is_file()
+
+
+@pytest.mark.slow
+def test_sigterm_saves_a_checkpoint_at_the_current_step(tmp_path, data):
+    style = tmp_path / "style.png"
+    Image.fromarray(_painting(64)).save(style)
+    run = tmp_path / "run"
+    proc = subprocess.Popen(_train_cmd(data, run, style, "--steps", "100000", "--checkpoint-every", "1000",
+                                       "--sample-every", "1", "--json", "--quiet"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    deadline = time.monotonic() + 240
+    while not (run / "samples" / "step_000002.png").exists():  # the loop is running
+        assert proc.poll() is None, proc.stderr.read()[-3000:]
+        assert time.monotonic() < deadline, "training did not start in time"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-3000:]
+    result = json.loads(out)
+    assert result["interrupted"] and result["step"] >= 2 and result["model"] is None
+    assert _latest_step(run) == result["step"]

@@ -1,0 +1,304 @@
+"""Applying a trained fast style network: one forward pass per photo.
+
+Example:
+    >>> from tf_style.apply import load_stylizer
+    >>> stylizer = load_stylizer("models/starry_night_mobile.keras")  # doctest: +SKIP
+    >>> stylizer.stylize("tubingen.jpg", size=512, strength=0.8).save("out.png")  # doctest: +SKIP
+
+Model files are dispatched on their kind (:func:`model_kind`): a ``.keras`` file
+(loaded with ``safe_mode=True``; tf_style's layers are registered by
+``tf_style.networks``), a SavedModel folder or a ``.tflite`` file (both as written by
+``tf-style export``, run by :mod:`tf_style.export`'s runners). Each kind has one
+loader in ``_LOADERS`` returning a callable ``[N, H, W, 3] float32 -> same``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import zipfile
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from tf_style import image as im
+from tf_style import networks
+from tf_style.errors import ModelLoadError, OptionError, OutputError
+
+__all__ = [
+    "FastStylizer",
+    "load_stylizer",
+    "model_kind",
+    "plan_outputs",
+    "apply_files",
+]
+
+PathLike = Union[str, os.PathLike]
+#: A loaded network: float32 ``[1, H, W, 3]`` in [0, 255] -> the same shape and range.
+Forward = Callable[[np.ndarray], np.ndarray]
+
+
+def _oneline(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def model_kind(path: PathLike) -> str:
+    """``"keras"``, ``"savedmodel"`` or ``"tflite"``, from the path; :class:`ModelLoadError` otherwise.
+
+    >>> model_kind("models/starry.keras")  # doctest: +SKIP
+    'keras'
+    """
+    p = Path(os.fspath(path))
+    if not p.exists():
+        raise ModelLoadError(f"{p}: no such model file or folder")
+    if p.is_dir():
+        if (p / "saved_model.pb").is_file() or (p / "saved_model.pbtxt").is_file():
+            return "savedmodel"
+        raise ModelLoadError(f"{p}: a folder but not a SavedModel (no saved_model.pb in it)")
+    suffix = p.suffix.lower()
+    if suffix == ".keras":
+        return "keras"
+    if suffix == ".tflite":
+        return "tflite"
+    raise ModelLoadError(
+        f"{p}: unknown model kind {suffix or '(no extension)'!r}; expected a .keras file, "
+        f"a SavedModel folder or a .tflite file"
+    )
+
+
+def _probe(forward: Forward, source: str) -> None:
+    """Fail at load time, not on the first photo, when the model is not a style network."""
+    side = 32
+    try:
+        out = np.asarray(forward(np.zeros((1, side, side, 3), np.float32)))
+    except Exception as err:  # noqa: BLE001 - whatever the foreign model raises
+        raise ModelLoadError(
+            f"{source}: not a style network (running it on a 1x{side}x{side}x3 image failed: "
+            f"{type(err).__name__}: {_oneline(err)[:200]})"
+        ) from None
+    if out.shape != (1, side, side, 3):
+        raise ModelLoadError(
+            f"{source}: not a style network (it maps a 1x{side}x{side}x3 image to shape {out.shape})"
+        )
+
+
+def _load_keras(path: Path) -> Tuple[Forward, Optional[keras.Model]]:
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: not a file")
+    if not zipfile.is_zipfile(path):
+        raise ModelLoadError(f"{path}: not a Keras model file (a .keras file is a zip archive; this one is not)")
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as err:  # noqa: BLE001 - corrupt archives raise many types
+        raise ModelLoadError(f"{path}: cannot load the Keras model ({type(err).__name__}: {_oneline(err)[:300]})") from None
+    if not isinstance(model, keras.Model):
+        raise ModelLoadError(f"{path}: holds a {type(model).__name__}, not a Keras model")
+    # One trace for every image size and batch: no retracing per photo.
+    fn = tf.function(
+        lambda x: model(x, training=False),
+        input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
+    )
+    return (lambda x: fn(tf.constant(x)).numpy()), model
+
+
+def _load_savedmodel(path: Path) -> Tuple[Forward, Optional[keras.Model]]:
+    try:
+        from tf_style.export import load_saved_model_runner
+    except ImportError:  # pragma: no cover - an installation without the export module
+        raise ModelLoadError(f"{path}: SavedModel models are not supported yet; use the .keras file") from None
+    return load_saved_model_runner(path), None
+
+
+def _load_tflite(path: Path) -> Tuple[Forward, Optional[keras.Model]]:
+    try:
+        from tf_style.export import load_tflite_runner
+    except ImportError:  # pragma: no cover - an installation without the export module
+        raise ModelLoadError(f"{path}: TFLite models are not supported yet; use the .keras file") from None
+    return load_tflite_runner(path), None
+
+
+#: kind -> loader(path) -> (forward, keras model or None). Extend here for new kinds.
+#: The SavedModel and TFLite runners live in tf_style.export (imported on use), and check
+#: their files' signatures themselves.
+_LOADERS: Dict[str, Callable[[Path], Tuple[Forward, Optional[keras.Model]]]] = {
+    "keras": _load_keras,
+    "savedmodel": _load_savedmodel,
+    "tflite": _load_tflite,
+}
+
+
+def _check_size(size: object) -> Optional[int]:
+    if size is None:
+        return None
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not networks.MIN_SIZE <= size <= 16384:
+        raise OptionError(f"size: expected an integer between {networks.MIN_SIZE} and 16384, got {size!r}")
+    return int(size)
+
+
+def _check_strength(strength: object) -> float:
+    if isinstance(strength, np.ndarray) and strength.ndim == 0:
+        strength = strength.item()
+    if isinstance(strength, bool) or not isinstance(strength, (int, float, np.integer, np.floating)):
+        raise OptionError(f"strength: expected a number in [0, 1], got {strength!r}")
+    value = float(strength)
+    if not 0.0 <= value <= 1.0:
+        raise OptionError(f"strength: expected a number in [0, 1], got {strength!r}")
+    return value
+
+
+class FastStylizer:
+    """A trained style network, ready to stylize photos of any size.
+
+    Example:
+        >>> s = load_stylizer("starry.keras")  # doctest: +SKIP
+        >>> s.stylize("photo.jpg", size=512, preserve_color=True).size  # doctest: +SKIP
+        (512, 384)
+    """
+
+    def __init__(self, forward: Forward, *, source: str, kind: str, model: Optional[keras.Model] = None) -> None:
+        self._forward = forward
+        self.source = source
+        self.kind = kind
+        #: The Keras model for ``.keras`` files (None for other kinds).
+        self.model = model
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        """The raw network: float32 ``[N, H, W, 3]`` in [0, 255] -> the same shape."""
+        return np.asarray(self._forward(np.asarray(images, np.float32)))
+
+    def stylize(
+        self,
+        image: im.ImageLike,
+        *,
+        strength: float = 1.0,
+        preserve_color: bool = False,
+        size: Optional[int] = None,
+    ) -> Image.Image:
+        """Stylize one photo; returns an RGB image of the input's (resized) size.
+
+        ``size`` resizes the input first so its long side is ``size`` px; ``strength``
+        blends the result with the photo (0: the photo, 1: the network's output);
+        ``preserve_color`` keeps the photo's colours (the result's luminance only).
+        """
+        strength = _check_strength(strength)
+        size = _check_size(size)
+        photo = im.read_image(image)
+        if size is not None:
+            photo = im.resize_long_side(photo, size)
+        name = os.fsdecode(image) if isinstance(image, (str, os.PathLike)) else "image"
+        im.check_min_size(photo, networks.MIN_SIZE, name=name)
+        arr = im.to_array(photo)
+        fixed = getattr(self._forward, "input_size", None)
+        if fixed is not None:  # a TFLite model converted for one size: resize there and back
+            h, w = fixed
+            styled = self(im.to_array(im.resize_to(photo, (w, h)))[None])[0]
+            out = im.to_array(im.resize_to(im.to_pil(styled), photo.size))
+        else:
+            out = self(arr[None])[0]
+        if out.shape != arr.shape:  # a foreign SavedModel/TFLite could crop or pad
+            raise ModelLoadError(f"{self.source}: returned shape {out.shape} for an input of shape {arr.shape}")
+        out = np.clip(out, 0.0, 255.0)
+        if strength < 1.0:
+            out = networks.blend(arr, out, strength)
+        if preserve_color:
+            out = im.match_luminance_transfer(out, arr)
+        return im.to_pil(out)
+
+
+def load_stylizer(path: PathLike) -> FastStylizer:
+    """Load a trained network: a ``.keras`` file, a SavedModel folder or a ``.tflite`` file.
+
+    SavedModel folders and ``.tflite`` files are those written by ``tf-style export``
+    (run through :mod:`tf_style.export`'s runners); a TFLite model converted for a fixed
+    size gets each photo resized to that size and the result resized back.
+
+    Raises :class:`ModelLoadError` for a missing, corrupt, unsafe or unknown model, or one
+    that does not map an image to an image of the same size.
+
+    Example:
+        >>> load_stylizer("models/starry_night_mobile.keras").kind  # doctest: +SKIP
+        'keras'
+    """
+    p = Path(os.fspath(path))
+    kind = model_kind(p)
+    forward, model = _LOADERS[kind](p)
+    if model is not None:  # any Keras model loads; make sure this one maps images to images
+        _probe(forward, str(p))
+    return FastStylizer(forward, source=str(p), kind=kind, model=model)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def plan_outputs(inputs: Sequence[PathLike], out: PathLike) -> List[Path]:
+    """Output paths for ``inputs``: ``out`` itself for one input (unless it is a folder),
+    else ``out/<input stem>.png``. Raises :class:`OutputError` before anything is written
+    for clashes (two inputs with the same stem, an output equal to an input).
+
+    >>> [str(p) for p in plan_outputs(["a/x.jpg", "b/y.png"], "styled")]
+    ['styled/x.png', 'styled/y.png']
+    """
+    if not inputs:
+        raise OptionError("images: expected at least one image")
+    target = Path(os.fspath(out))
+    if len(inputs) == 1 and not target.is_dir():
+        return [target]
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"{target}: exists and is not a folder; with several images, -o must name a folder")
+    paths = [target / (Path(os.fspath(p)).stem + ".png") for p in inputs]
+    seen: Dict[Path, PathLike] = {}
+    for src, dst in zip(inputs, paths):
+        if dst in seen:
+            raise OutputError(
+                f"{dst}: both {os.fsdecode(seen[dst])} and {os.fsdecode(src)} would be written there; "
+                f"rename one of them"
+            )
+        seen[dst] = src
+    return paths
+
+
+def apply_files(
+    model: Union[PathLike, FastStylizer],
+    inputs: Sequence[PathLike],
+    out: PathLike,
+    *,
+    size: Optional[int] = None,
+    strength: float = 1.0,
+    preserve_color: bool = False,
+    log: Optional[Callable[[str], None]] = None,
+) -> List[dict]:
+    """Stylize image files into ``out`` (see :func:`plan_outputs`); what ``tf-style apply`` does.
+
+    Every option, input image and output path is checked, and the model loaded, before the
+    first output is written, so a bad model or image leaves no partial outputs.
+    Returns one ``{"input", "output", "size", "seconds"}`` dict per image.
+    """
+    log = log or (lambda message: None)
+    strength = _check_strength(strength)
+    size = _check_size(size)
+    outputs = plan_outputs(inputs, out)
+    for src in inputs:  # read (decode) every input now: bad files fail before any work
+        photo = im.read_image(src)
+        if size is not None:
+            photo = im.resize_long_side(photo, size)
+        im.check_min_size(photo, networks.MIN_SIZE, name=os.fsdecode(src))
+    stylizer = model if isinstance(model, FastStylizer) else load_stylizer(model)
+    target = Path(os.fspath(out))
+    if len(inputs) > 1 or target.is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+    for dst in outputs:
+        im.check_output_path(dst, inputs=list(inputs))
+    results = []
+    for src, dst in zip(inputs, outputs):
+        t0 = time.perf_counter()
+        picture = stylizer.stylize(src, strength=strength, preserve_color=preserve_color, size=size)
+        im.save_image(picture, dst, inputs=list(inputs))
+        seconds = time.perf_counter() - t0
+        log(f"wrote {dst} ({picture.size[0]}x{picture.size[1]}) in {seconds:.2f} s")
+        results.append({"input": os.fsdecode(src), "output": str(dst), "size": list(picture.size),
+                        "seconds": round(seconds, 3)})
+    return results

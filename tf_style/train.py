@@ -1,0 +1,809 @@
+"""Training fast style networks (Johnson, Alahi & Fei-Fei 2016) with the perceptual losses.
+
+A :class:`~tf_style.networks.StyleTransformer` learns one style: every step it
+stylizes a batch of random photo crops, and :class:`~tf_style.losses.PerceptualLoss`
+compares the result with the crops (content, through the backbone's features) and
+with the style image (style, through Gram matrices computed once).
+
+A run lives in one folder (``RUN_DIR``)::
+
+    RUN_DIR/run.json          what is being trained (config, style, data); checked on resume
+    RUN_DIR/checkpoints/      tf.train.Checkpoint: model, optimizer, step, data position
+    RUN_DIR/logs/             TensorBoard scalars and sample images
+    RUN_DIR/samples/          step_000500.png ... (the sample photo, stylized)
+    RUN_DIR/model.keras       the trained network, written when the run completes
+
+Example:
+    >>> from tf_style.train import train
+    >>> r = train("starry_night.jpg", "photos/", "runs/starry", steps=2000,
+    ...           architecture="mobile", size=256, batch=4)  # doctest: +SKIP
+    >>> r.model_path  # doctest: +SKIP
+    PosixPath('runs/starry/model.keras')
+
+Data order is a pure function of ``(seed, example index)`` (stateless shuffles, crops
+and flips), and the index of the next example is stored in the checkpoint, so a
+resumed run sees exactly the batches an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import json
+import math
+import os
+import signal
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from tf_style import backbones as bb
+from tf_style import image as im
+from tf_style import networks
+from tf_style.config import BACKBONES
+from tf_style.errors import (
+    DataError,
+    LayerNameError,
+    NonFiniteLossError,
+    OptionError,
+    OutputError,
+    TfStyleError,
+)
+from tf_style.losses import PerceptualLoss
+from tf_style.progress import ProgressBar
+
+__all__ = [
+    "DATA_EXTENSIONS",
+    "TrainConfig",
+    "TrainResult",
+    "DataScan",
+    "scan_data",
+    "make_dataset",
+    "default_strategy",
+    "train",
+]
+
+PathLike = Union[str, os.PathLike]
+Log = Callable[[str], None]
+
+#: File name endings (case-insensitive) collected from the data folder.
+DATA_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+#: Formats tf.io.decode_image decodes; a file whose content is another format is skipped.
+_TF_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP")
+#: Larger photos are skipped: decoding one would take gigabytes in the input pipeline.
+MAX_DATA_PIXELS = 64_000_000
+_RUN_FILE = "run.json"
+_MODEL_FILE = "model.keras"
+
+
+# --------------------------------------------------------------------------- config
+
+
+def _int_option(name: str, value: object, minimum: int, maximum: Optional[int] = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise OptionError(f"{name}: expected an integer, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+        raise OptionError(f"{name}: expected an integer {bound}, got {value!r}")
+    return int(value)
+
+
+def _float_option(name: str, value: object, *, positive: bool = False) -> float:
+    if isinstance(value, bool):
+        raise OptionError(f"{name}: expected a number, got {value!r}")
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise OptionError(f"{name}: expected a number, got {value!r}") from None
+    if not math.isfinite(v) or v < 0 or (positive and v == 0):
+        need = "> 0" if positive else ">= 0"
+        raise OptionError(f"{name}: expected a finite number {need}, got {value!r}")
+    return v
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Options of one fast-style-network training run (validated, frozen).
+
+    The loss weights apply to the normalized terms of :class:`~tf_style.losses.PerceptualLoss`
+    (each divided by its target's energy), so they do not depend on the backbone or size.
+    The Gatys optimizer uses content 1 / style 3; a feed-forward network has to serve every
+    photo at once and ends up under-stylized with that balance, so training defaults to a
+    heavier style weight (tuned on Starry Night with vgg16-hed; see models/README.md).
+
+    Example:
+        >>> TrainConfig(architecture="mobile", steps=100).batch
+        4
+    """
+
+    size: int = 256
+    batch: int = 4
+    steps: int = 20000
+    learning_rate: float = 1e-3
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    tv_weight: float = 1e-5
+    content_layers: Tuple[str, ...] = bb.DEFAULT_CONTENT_LAYERS
+    style_layers: Tuple[str, ...] = bb.DEFAULT_STYLE_LAYERS
+    #: Long side the style image is resized to for its Gram targets (None: ``size``).
+    style_size: Optional[int] = None
+    architecture: str = "johnson"
+    width: float = 1.0
+    backbone: str = "auto"
+    checkpoint_every: int = 500
+    sample_every: int = 500
+    log_every: int = 50
+    keep_checkpoints: int = 3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _int_option("size", self.size, networks.MIN_SIZE, 4096)
+        _int_option("batch", self.batch, 1, 1024)
+        _int_option("steps", self.steps, 1)
+        _float_option("learning_rate", self.learning_rate, positive=True)
+        _float_option("content_weight", self.content_weight)
+        _float_option("style_weight", self.style_weight)
+        _float_option("tv_weight", self.tv_weight)
+        for name in ("learning_rate", "content_weight", "style_weight", "tv_weight"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+        if self.content_weight == 0 and self.style_weight == 0:
+            raise OptionError("content_weight and style_weight: at least one must be > 0, got 0 and 0")
+        for name in ("content_layers", "style_layers"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                value = tuple(v.strip() for v in value.split(","))
+            if not value or not all(isinstance(v, str) and v for v in value):
+                raise OptionError(f"{name}: expected a non-empty list of layer names, got {value!r}")
+            object.__setattr__(self, name, tuple(value))
+        if self.style_size is not None:
+            _int_option("style_size", self.style_size, networks.MIN_SIZE, 4096)
+        if self.architecture not in networks.ARCHITECTURES:
+            raise OptionError(
+                f"architecture: expected one of {', '.join(networks.ARCHITECTURES)}, got {self.architecture!r}"
+            )
+        width = _float_option("width", self.width, positive=True)
+        if width > 4:
+            raise OptionError(f"width: expected a number > 0 and <= 4, got {self.width!r}")
+        object.__setattr__(self, "width", width)
+        if self.backbone not in BACKBONES:
+            raise OptionError(f"backbone: expected one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+        _int_option("checkpoint_every", self.checkpoint_every, 1)
+        _int_option("sample_every", self.sample_every, 0)
+        _int_option("log_every", self.log_every, 1)
+        _int_option("keep_checkpoints", self.keep_checkpoints, 1)
+        _int_option("seed", self.seed, 0, 2**31 - 1)
+
+    def with_options(self, **changes: object) -> "TrainConfig":
+        """A copy with some options changed (validated again)."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise OptionError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["content_layers"] = list(self.content_layers)
+        d["style_layers"] = list(self.style_layers)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclasses.dataclass
+class DataScan:
+    """The images of a data folder: usable ``files`` (sorted) and ``skipped`` ``(path, why)``."""
+
+    root: Path
+    files: List[str]
+    skipped: List[Tuple[str, str]]
+
+
+def _check_header(path: str) -> Optional[str]:
+    """None if ``path`` looks decodable by TensorFlow, else why not (header only: fast)."""
+    try:
+        with Image.open(path) as img:
+            fmt = img.format or "?"
+            w, h = img.size
+    except Exception as err:  # noqa: BLE001 - untrusted files: Pillow raises many types
+        text = " ".join(str(err).split()) or type(err).__name__
+        return f"not a readable image ({text})"
+    if fmt not in _TF_FORMATS:
+        return f"{fmt} content, which TensorFlow cannot decode"
+    if w < 1 or h < 1:
+        return f"image has no pixels ({w}x{h})"
+    if w * h > MAX_DATA_PIXELS:
+        return f"image is {w}x{h}, more than {MAX_DATA_PIXELS} pixels"
+    return None
+
+
+def scan_data(data_dir: PathLike, *, exclude: Sequence[PathLike] = ()) -> DataScan:
+    """Collect the training images under ``data_dir`` (recursive, sorted, headers checked).
+
+    Files ending in .jpg/.jpeg/.png/.webp (any case) are candidates. Each candidate's
+    header is read with Pillow (a few KB per file, in threads): files that are not
+    images, have a format TensorFlow cannot decode, or are huge are skipped and listed.
+    Folders in ``exclude`` (e.g. the run folder) are not searched.
+    A full decode of every file up front would cost as much as an epoch of training on a
+    large set; files whose header is fine but whose data is corrupt are dropped by the
+    input pipeline instead (and counted by :func:`train`).
+
+    Raises :class:`DataError` when the folder is missing, holds no candidate file, or no
+    candidate is readable.
+
+    Example:
+        >>> scan = scan_data("photos/")  # doctest: +SKIP
+        >>> len(scan.files), scan.skipped[:1]  # doctest: +SKIP
+        (82783, [('photos/broken.jpg', 'not a readable image (...)')])
+    """
+    root = Path(os.fspath(data_dir))
+    if not root.exists():
+        raise DataError(f"{root}: data folder does not exist")
+    if not root.is_dir():
+        raise DataError(f"{root}: not a folder (pass the folder that holds the training images)")
+    skip_dirs = {os.path.realpath(os.fspath(p)) for p in exclude}
+    candidates: List[str] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if not d.startswith(".") and os.path.realpath(os.path.join(dirpath, d)) not in skip_dirs
+        )
+        for name in sorted(filenames):
+            if name.lower().endswith(DATA_EXTENSIONS) and not name.startswith("."):
+                candidates.append(os.path.join(dirpath, name))
+    candidates.sort()
+    if not candidates:
+        raise DataError(
+            f"{root}: no images found (looked for {', '.join(DATA_EXTENSIONS)} files, recursively)"
+        )
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        problems = list(pool.map(_check_header, candidates))
+    files = [p for p, why in zip(candidates, problems) if why is None]
+    skipped = [(p, why) for p, why in zip(candidates, problems) if why is not None]
+    if not files:
+        raise DataError(
+            f"{root}: none of the {len(candidates)} image files is readable "
+            f"(e.g. {skipped[0][0]}: {skipped[0][1]})"
+        )
+    return DataScan(root, files, skipped)
+
+
+def make_dataset(
+    files: Sequence[str], size: int, batch: int, *, seed: int = 0, start: int = 0
+) -> tf.data.Dataset:
+    """Endless batches ``(images [batch, size, size, 3] float32 0..255, indices [batch] int64)``.
+
+    Example ``i`` (counting from 0 over the whole run) is the file at position ``i % n`` of
+    epoch ``i // n``'s shuffle, resized (short side clipped to [size, 2 * size], so small
+    photos are enlarged and large ones are not reduced to a texture patch), randomly
+    cropped to ``size`` x ``size`` and randomly flipped. Shuffles, crops and flips are
+    stateless functions of ``(seed, i)``, so the stream starting at ``start`` is exactly
+    the tail of the stream starting at 0. Decoding runs in parallel, in order; examples
+    that fail to decode are dropped (a batch's indices then skip them).
+    """
+    n = len(files)
+    if n == 0:
+        raise DataError("no training images")
+    paths = tf.constant(list(files))
+    size_t = tf.constant(size, tf.int32)
+    seed_t = tf.constant(seed, tf.int64)
+
+    def epoch(e):
+        perm = tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int64), seed=tf.stack([seed_t, e])
+        )
+        return tf.data.Dataset.from_tensor_slices((e * n + tf.range(n, dtype=tf.int64), perm))
+
+    def load(i, k):
+        raw = tf.io.read_file(tf.gather(paths, k))
+        img = tf.io.decode_image(raw, channels=3, expand_animations=False, dtype=tf.uint8)
+        img = tf.ensure_shape(img, [None, None, 3])
+        hw = tf.cast(tf.shape(img)[:2], tf.float32)
+        short = tf.reduce_min(hw)
+        target = tf.clip_by_value(short, tf.cast(size_t, tf.float32), 2.0 * tf.cast(size_t, tf.float32))
+        new_hw = tf.maximum(tf.cast(tf.round(hw * target / short), tf.int32), size_t)
+        img = tf.image.resize(tf.cast(img, tf.float32), new_hw, method="bilinear", antialias=True)
+        crop = tf.image.stateless_random_crop(img, [size, size, 3], seed=tf.stack([2 * seed_t, i]))
+        crop = tf.image.stateless_random_flip_left_right(crop, seed=tf.stack([2 * seed_t + 1, i]))
+        return tf.clip_by_value(crop, 0.0, 255.0), i
+
+    ds = tf.data.Dataset.range(start // n, np.iinfo(np.int64).max).flat_map(epoch).skip(start % n)
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.ignore_errors()
+    ds = ds.batch(batch, drop_remainder=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a training run did."""
+
+    run_dir: Path
+    model_path: Optional[Path]
+    config: TrainConfig
+    start_step: int
+    step: int
+    seconds: float
+    history: List[Dict[str, float]]
+    images: int
+    skipped: List[Tuple[str, str]]
+    dropped_examples: int
+    backbone: str
+    weights_source: str
+    replicas: int
+    interrupted: bool = False
+    checkpoint: Optional[str] = None
+
+    @property
+    def final_terms(self) -> Dict[str, float]:
+        """Loss terms of the last logged step (empty if no step ran)."""
+        return {k: v for k, v in self.history[-1].items() if k != "step"} if self.history else {}
+
+    @property
+    def steps_per_second(self) -> float:
+        done = self.step - self.start_step
+        return done / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        """A JSON-ready summary (what ``tf-style train --json`` prints)."""
+        return {
+            "run_dir": str(self.run_dir),
+            "model": None if self.model_path is None else str(self.model_path),
+            "checkpoint": self.checkpoint,
+            "architecture": self.config.architecture,
+            "width": self.config.width,
+            "size": self.config.size,
+            "batch": self.config.batch,
+            "start_step": self.start_step,
+            "step": self.step,
+            "steps": self.config.steps,
+            "seconds": round(self.seconds, 3),
+            "steps_per_second": round(self.steps_per_second, 4),
+            "images": self.images,
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "dropped_examples": self.dropped_examples,
+            "backbone": self.backbone,
+            "weights": self.weights_source,
+            "replicas": self.replicas,
+            "interrupted": self.interrupted,
+            "loss": self.final_terms,
+        }
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def default_strategy() -> tf.distribute.Strategy:
+    """MirroredStrategy over all GPUs when there are several, else the default strategy."""
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy([g.name for g in gpus])
+    return tf.distribute.get_strategy()
+
+
+def _umask() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
+def _publish(tmp: str, path: Path) -> None:
+    # mkstemp creates 0600 files; give the result the permissions a plain open() would.
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, path)
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        _publish(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def save_model_atomic(model: keras.Model, path: PathLike) -> Path:
+    """``model.save(path)`` through a temporary file and ``os.replace``: never a partial file."""
+    out = Path(os.fspath(path))
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=".tmp.keras")
+    os.close(fd)
+    try:
+        model.save(tmp, overwrite=True)
+        _publish(tmp, out)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return out
+
+
+def _check_layers(backbone: bb.Backbone, names: Sequence[str], option: str) -> Tuple[str, ...]:
+    if backbone.name in ("vgg19", "vgg16", "vgg16-hed"):
+        resolved = bb.resolve_layers(backbone.name, names, option=option)
+    else:
+        resolved = tuple(names)
+    missing = [n for n in resolved if n not in backbone.layers]
+    if missing:
+        raise LayerNameError(
+            f"{option}: layer {missing[0]!r} is not an output of the given backbone "
+            f"{backbone.name!r} (its outputs: {', '.join(backbone.layers)})"
+        )
+    return resolved
+
+
+def _name(source: object) -> str:
+    return os.fsdecode(source) if isinstance(source, (str, os.PathLike)) else f"<{type(source).__name__}>"
+
+
+class _StopFlag:
+    """Turns SIGINT/SIGTERM into a flag checked between steps (a second signal aborts).
+
+    A step is never cut in half: the model, the optimizer and the step counter in the
+    checkpoint always agree.
+    """
+
+    def __init__(self) -> None:
+        self.stop = False
+        self._previous: Dict[int, object] = {}
+
+    def _handler(self, signum, frame) -> None:
+        if self.stop:
+            raise KeyboardInterrupt
+        self.stop = True
+
+    def __enter__(self) -> "_StopFlag":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    self._previous[sig] = signal.signal(sig, self._handler)
+                except (ValueError, OSError):  # pragma: no cover - exotic embedders
+                    pass
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
+def _run_state(out: Path, resume: bool) -> Tuple[Optional[str], Optional[dict]]:
+    """(latest checkpoint or None, saved run.json or None), refusing to overwrite a run."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: exists and is not a folder; choose another --out")
+    latest = tf.train.latest_checkpoint(str(out / "checkpoints")) if out.is_dir() else None
+    saved = None
+    run_file = out / _RUN_FILE
+    if run_file.is_file():
+        try:
+            saved = json.loads(run_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            if resume:
+                raise OutputError(f"{run_file}: unreadable run description ({err}); cannot resume") from None
+    if not resume and (latest is not None or (out / _MODEL_FILE).exists()):
+        what = "checkpoints" if latest is not None else "a trained model"
+        raise OutputError(
+            f"{out}: holds {what} of an earlier run; pass --resume to continue it, "
+            f"or choose another --out"
+        )
+    return latest, saved
+
+
+# --------------------------------------------------------------------------- training
+
+
+def train(
+    style: im.ImageLike,
+    data_dir: PathLike,
+    out_dir: PathLike,
+    config: Optional[TrainConfig] = None,
+    *,
+    backbone: Union[str, bb.Backbone, None] = None,
+    resume: bool = False,
+    strategy: Optional[tf.distribute.Strategy] = None,
+    log: Optional[Log] = None,
+    progress: bool = False,
+    **options: object,
+) -> TrainResult:
+    """Train a fast style network for ``style`` on the photos under ``data_dir``.
+
+    Args:
+        style: the style image (path, PIL image or uint8 array).
+        data_dir: folder of training photos (searched recursively, see :func:`scan_data`).
+        out_dir: the run folder (created); see the module docstring for its layout.
+        config: a :class:`TrainConfig`; ``options`` override its fields. On resume without
+            ``config``, the run's saved configuration is the base instead of the defaults.
+        backbone: a backbone name (sets ``config.backbone``) or a ready
+            :class:`~tf_style.backbones.Backbone` (tests pass ``tiny_backbone()``).
+        resume: continue from the last checkpoint in ``out_dir`` (model, optimizer, step and
+            data position); starts afresh when there is none. Without it, a folder holding
+            checkpoints or a model raises :class:`OutputError`.
+        strategy: a ``tf.distribute.Strategy``; default :func:`default_strategy`.
+        log: receives one-line progress messages.
+        progress: draw a progress bar on stderr.
+
+    Ctrl-C or SIGTERM stops after the current step, saves a checkpoint and returns with
+    ``interrupted=True`` (``model.keras`` is written only by a run that completes).
+
+    Example:
+        >>> r = train("starry.jpg", "photos/", "runs/s", architecture="mobile", steps=4000)  # doctest: +SKIP
+        >>> r.step, r.final_terms["style"]  # doctest: +SKIP
+        (4000, 0.12)
+    """
+    log = log or (lambda message: None)
+    out = Path(os.fspath(out_dir))
+    latest, saved = _run_state(out, bool(resume))
+    if isinstance(backbone, str):
+        options["backbone"] = backbone
+        backbone = None
+    saved_config: Optional[TrainConfig] = None
+    if resume and saved is not None and isinstance(saved.get("config"), dict):
+        try:
+            saved_config = TrainConfig.from_dict(saved["config"])
+        except TfStyleError as err:
+            raise OutputError(f"{out / _RUN_FILE}: invalid saved configuration ({err})") from None
+    base = config if config is not None else (saved_config or TrainConfig())
+    cfg = base.with_options(**options) if options else base
+    if latest is not None and saved_config is not None:
+        for field in ("architecture", "width"):
+            if getattr(cfg, field) != getattr(saved_config, field):
+                raise OptionError(
+                    f"{field}: the run in {out} was trained with {field} "
+                    f"{getattr(saved_config, field)!r}; resuming needs the same, got {getattr(cfg, field)!r} "
+                    f"(start a new run in another folder to change it)"
+                )
+
+    # Cheap checks first: data and style fail before any model is built.
+    scan = scan_data(data_dir, exclude=[out])
+    for path, why in scan.skipped:
+        log(f"data: skipping {path}: {why}")
+    style_img = im.read_image(style)
+    im.check_min_size(style_img, networks.MIN_SIZE, name=_name(style))
+    sample_img = _sample_image(scan, cfg.size, log)
+
+    strategy = strategy or default_strategy()
+    replicas = int(strategy.num_replicas_in_sync)
+    if cfg.batch % replicas:
+        raise OptionError(
+            f"batch: {cfg.batch} cannot be split evenly over {replicas} devices; use a multiple of {replicas}"
+        )
+
+    if backbone is None:
+        pinned = saved.get("backbone") if (latest is not None and saved) else None
+        if cfg.backbone == "auto" and pinned in ("vgg19", "vgg16", "vgg16-hed"):
+            # A resumed run keeps the loss network it started with, whatever auto picks today.
+            arch = bb.resolve_name(pinned, log=log)
+        else:
+            arch = bb.resolve_name(cfg.backbone, log=log)
+        content_layers = bb.resolve_layers(arch, cfg.content_layers, option="content_layers")
+        style_layers = bb.resolve_layers(arch, cfg.style_layers, option="style_layers")
+        backbone = bb.load_backbone(arch, content_layers + style_layers, log=log)
+    else:
+        content_layers = _check_layers(backbone, cfg.content_layers, "content_layers")
+        style_layers = _check_layers(backbone, cfg.style_layers, "style_layers")
+    loss = PerceptualLoss(
+        content_layers, style_layers, content_weight=cfg.content_weight,
+        style_weight=cfg.style_weight, tv_weight=cfg.tv_weight,
+    )
+    style_side = cfg.style_size or cfg.size
+    style_arr = im.to_array(im.resize_long_side(style_img, style_side))[None]
+    style_grams = {k: tf.constant(v) for k, v in loss.style_targets(backbone(style_arr)).items()}
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "samples").mkdir(exist_ok=True)
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(f"{out}: folder is not writable")
+
+    with strategy.scope():
+        model = networks.StyleTransformer(cfg.architecture, cfg.width, seed=cfg.seed)
+        optimizer = keras.optimizers.Adam(cfg.learning_rate)
+        optimizer.build(model.trainable_variables)
+    step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    position_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_position")
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var, data_position=position_var)
+    manager = tf.train.CheckpointManager(checkpoint, str(out / "checkpoints"), max_to_keep=cfg.keep_checkpoints)
+
+    if latest is not None:
+        try:
+            checkpoint.restore(latest).assert_existing_objects_matched()
+        except (AssertionError, ValueError, tf.errors.OpError) as err:
+            text = " ".join(str(err).split())[:300]
+            raise OptionError(
+                f"architecture: cannot resume from {latest}: it does not match a {cfg.architecture!r} "
+                f"network of width {cfg.width:g} ({text})"
+            ) from None
+        log(f"resuming from step {int(step_var.numpy())} ({latest})")
+    elif resume:
+        log(f"no checkpoint in {out / 'checkpoints'}; starting a new run")
+    optimizer.learning_rate.assign(cfg.learning_rate)  # a resumed run may change it
+
+    _write_json_atomic(out / _RUN_FILE, {
+        "format": 1,
+        "style": _name(style),
+        "data": os.fsdecode(os.fspath(data_dir)),
+        "images": len(scan.files),
+        "skipped": len(scan.skipped),
+        "backbone": backbone.name,
+        "config": cfg.to_dict(),
+    })
+
+    start_step = int(step_var.numpy())
+    start_position = int(position_var.numpy())
+    dataset = make_dataset(scan.files, cfg.size, cfg.batch, seed=cfg.seed, start=start_position)
+    dist_dataset = strategy.experimental_distribute_dataset(dataset)
+
+    def replica_step(images, indices):
+        content_targets = loss.content_targets(backbone(images))
+        with tf.GradientTape() as tape:
+            styled = model(images, training=True)
+            total, terms = loss(backbone(styled), styled, content_targets, style_grams)
+            # Gradients are summed over replicas: scale so the sum is the global mean.
+            scaled = total / tf.cast(tf.distribute.get_replica_context().num_replicas_in_sync, tf.float32)
+        grads = tape.gradient(scaled, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return terms, tf.reduce_max(indices)
+
+    # autograph=False: no data-dependent Python control flow here, and converting Keras'
+    # optimizer code per variable made tracing several times slower.
+    @tf.function(input_signature=[dist_dataset.element_spec], autograph=False)
+    def train_step(batch):
+        images, indices = batch
+        terms, last = strategy.run(replica_step, args=(images, indices))
+        terms = {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in terms.items()}
+        # ReduceOp has no MAX; the per-replica values are scalars, so stack them here.
+        last = tf.reduce_max(tf.stack(strategy.experimental_local_results(last)))
+        step_var.assign_add(1)
+        position_var.assign(last + 1)
+        return terms
+
+    writer = tf.summary.create_file_writer(str(out / "logs"))
+    history: List[Dict[str, float]] = []
+    step = start_step
+    dropped = 0
+    interrupted = False
+    saved_at = start_step if latest is not None else -1
+    bar = ProgressBar(max(cfg.steps - start_step, 1), label=f"train {cfg.architecture} ") if progress else None
+    log(
+        f"training {cfg.architecture} (width {cfg.width:g}) on {len(scan.files)} images, "
+        f"{cfg.size}px crops, batch {cfg.batch}, {replicas} replica(s), steps {start_step}->{cfg.steps}"
+    )
+
+    def save_checkpoint() -> None:
+        nonlocal saved_at
+        if saved_at != step:
+            manager.save(checkpoint_number=step)
+            saved_at = step
+
+    start = time.perf_counter()
+    iterator = iter(dist_dataset)
+    with _StopFlag() as flag, writer.as_default():
+        try:
+            while step < cfg.steps:
+                if flag.stop:
+                    interrupted = True
+                    break
+                position_before = int(position_var.numpy())
+                terms_t = train_step(next(iterator))
+                step = int(step_var.numpy())
+                terms = {k: float(v) for k, v in terms_t.items()}
+                if not all(math.isfinite(v) for v in terms.values()):
+                    bad = ", ".join(f"{k}={v:.4g}" for k, v in terms.items())
+                    raise NonFiniteLossError(
+                        f"the loss became non-finite at step {step} ({bad}); lower --learning-rate or "
+                        f"--style-weight, then --resume (the last checkpoint predates it)"
+                    )
+                dropped += int(position_var.numpy()) - position_before - cfg.batch
+                if bar is not None:
+                    bar.update(step - start_step, terms)
+                if step % cfg.log_every == 0 or step == cfg.steps:
+                    history.append({"step": float(step), **terms})
+                    for k, v in terms.items():
+                        _summary_scalar(f"loss/{k}", v, step)
+                if cfg.sample_every and (step % cfg.sample_every == 0 or step == cfg.steps):
+                    _write_sample(model, sample_img, out, step)
+                if step % cfg.checkpoint_every == 0:
+                    save_checkpoint()
+        except KeyboardInterrupt:  # a second Ctrl-C: still keep the finished steps
+            interrupted = True
+        finally:
+            if bar is not None:
+                bar.close()
+            writer.flush()
+        # Not in `finally`: after an error (a non-finite loss above all) the weights may be
+        # bad, and the previous checkpoint is the one to resume from.
+        step = int(step_var.numpy())
+        save_checkpoint()
+    seconds = time.perf_counter() - start
+
+    model_path = None
+    if not interrupted:
+        model_path = save_model_atomic(model, out / _MODEL_FILE)
+        log(f"wrote {model_path} after {step} steps")
+    else:
+        log(f"interrupted at step {step}; checkpoint saved, continue with --resume")
+    if dropped:
+        log(f"data: {dropped} examples failed to decode and were skipped")
+    return TrainResult(
+        run_dir=out, model_path=model_path, config=cfg, start_step=start_step, step=step,
+        seconds=seconds, history=history, images=len(scan.files), skipped=scan.skipped,
+        dropped_examples=dropped, backbone=backbone.name, weights_source=backbone.weights_source,
+        replicas=replicas, interrupted=interrupted, checkpoint=manager.latest_checkpoint,
+    )
+
+
+def _sample_image(scan: DataScan, size: int, log: Log) -> np.ndarray:
+    """The first fully decodable data image, long side ``2 * size``: the photo in every sample.
+
+    Twice the crop size, because the network is then used on photos larger than its crops.
+
+    Also guarantees that at least one file decodes completely, so the endless input
+    pipeline cannot spin forever on a folder of files with valid headers only.
+    """
+    for path in scan.files:
+        try:
+            img = im.read_image(path)
+        except TfStyleError as err:
+            log(f"data: {err}")
+            continue
+        img = im.resize_long_side(img, 2 * size)
+        if min(img.size) < networks.MIN_SIZE:
+            scale = networks.MIN_SIZE / min(img.size)
+            img = im.resize_to(img, tuple(max(networks.MIN_SIZE, round(s * scale)) for s in img.size))
+        return im.to_array(img)
+    raise DataError(f"{scan.root}: none of the {len(scan.files)} image files decodes completely")
+
+
+def _write_sample(model: keras.Model, sample: np.ndarray, out: Path, step: int) -> None:
+    styled = model(sample[None], training=False)
+    arr = np.asarray(styled)[0]
+    im.save_image(arr, out / "samples" / f"step_{step:06d}.png")
+    _summary_image("sample", np.clip(np.rint(arr), 0, 255).astype(np.uint8), step)
+
+
+# TensorBoard's own tf.summary.scalar/image need the tensorboard package; tf.summary.write
+# is in TensorFlow itself and writes the same records given the plugin's name.
+def _plugin(name: str):
+    from tensorflow.core.framework import summary_pb2
+
+    meta = summary_pb2.SummaryMetadata()
+    meta.plugin_data.plugin_name = name
+    return meta
+
+
+def _summary_scalar(tag: str, value: float, step: int) -> None:
+    tf.summary.write(tag, tf.constant(value, tf.float32), step=step, metadata=_plugin("scalars"))
+
+
+def _summary_image(tag: str, pixels: np.ndarray, step: int) -> None:
+    h, w = pixels.shape[:2]
+    png = tf.io.encode_png(pixels)
+    tensor = tf.stack([tf.as_string(w), tf.as_string(h), png])
+    tf.summary.write(tag, tensor, step=step, metadata=_plugin("images"))
