@@ -276,10 +276,6 @@ def _case(case_id, options=(), needles=(), *, inputs=("{content}", "{style}"), o
 
 
 TWO_STYLES = ("{content}", "{style}", "{style2}")
-INIT_OVERWRITE_BUG = (
-    "library bug: an --init image path is not among the protected inputs, so "
-    "'--init X -o X' overwrites X with the result"
-)
 BAD_INPUTS = [
     # files
     _case("content-missing", (), [r"missing\.jpg", "no such file"], inputs=("{work}/missing.jpg", "{style}")),
@@ -311,15 +307,14 @@ BAD_INPUTS = [
           ["--weights", r"/nonexistent\.h5"]),
     _case("style-scale-zero", ("--style-scale", "0"), ["--style-scale", r"\b0(\.0)?\b"]),
     _case("save-every-negative", ("--save-every", "-1"), ["--save-every", r"-1\b"]),
-    _case("init-file-missing", ("--init", "/nonexistent.png"), ["--init", r"/nonexistent\.png"],
-          marks=pytest.mark.slow),  # only checked after the backbone has loaded
+    _case("init-file-missing", ("--init", "/nonexistent.png"), ["--init", r"/nonexistent\.png"]),
     _case("output-option-missing", (), [r"-o\b|--output"], out=None),
     # outputs
     _case("output-is-the-content", (), [r"content\.jpg", "same file"], out="{content}"),
     _case("output-is-a-style", (), [r"style\.jpg", "same file"], out="{style}"),
     _case("output-is-a-link-to-the-content", (), [r"link\.jpg", "same file"], out="{work}/link.jpg"),
     _case("output-is-the-init-image", ("--init", "{style2}"), [r"style2\.jpg", "same file"], out="{style2}",
-          marks=[pytest.mark.slow, pytest.mark.xfail(strict=True, reason=INIT_OVERWRITE_BUG)]),
+          marks=pytest.mark.slow),
     _case("output-gif", (), [r"out\.gif", r"\.gif"], out="{work}/out.gif"),
     _case("output-txt", (), [r"out\.txt", r"\.txt"], out="{work}/out.txt"),
     _case("output-folder-missing", (), ["no_such_dir", "does not exist"], out="{work}/no_such_dir/out.png"),
@@ -382,11 +377,6 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(work, capsys, monkeypat
         assert _snapshot(work) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: _Parser.error uses the sub-parser's prog, so argparse errors read "
-           "'tf-style stylize: error: ...' instead of 'tf-style: error: ...'",
-)
 @pytest.mark.parametrize("case_id", sorted(ARGPARSE_LEVEL))
 def test_argparse_errors_use_the_tf_style_prefix(work, capsys, case_id):
     [case] = [c for c in BAD_INPUTS if c.id == case_id]

@@ -118,6 +118,10 @@ def _cmd_stylize(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         raise OptionError(f"--weights: no such file: {args.weights!r}")
     inputs = [args.content, *args.style]
     if args.init not in INIT_KINDS:
+        if not os.path.exists(args.init):
+            raise OptionError(
+                f"--init: expected content, style, noise or an existing image path, got {args.init!r}"
+            )
         inputs.append(args.init)
     im.check_output_path(args.output, inputs=inputs)
     if args.plot is not None:  # before the long run: a missing matplotlib fails at once

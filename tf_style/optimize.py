@@ -128,18 +128,26 @@ def lbfgs(
             callback(len(history), terms, lambda: best["x"])
         return terms["total"], grad.numpy().astype(np.float64).ravel()
 
+    n = int(np.prod(shape))
+    bounds = Bounds(np.zeros(n), np.full(n, 255.0))
     interrupted = False
+    start = np.asarray(x0, np.float64).ravel()
+    stalls = 0
     try:
-        minimize(
-            fun,
-            np.asarray(x0, np.float64).ravel(),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=Bounds(np.zeros(int(np.prod(shape))), np.full(int(np.prod(shape)), 255.0)),
-            # ftol/gtol 0: run the iterations asked for; the loss scale is arbitrary.
-            options={"maxiter": iterations, "maxfun": iterations, "maxcor": history_size,
-                     "ftol": 0.0, "gtol": 0.0},
-        )
+        # SciPy ends early when its line search fails on a float32 loss (seen from noise
+        # and at high content weights): restart from the best image with a fresh history
+        # until the budget is spent, unless restarts stop helping.
+        while len(history) < iterations and stalls < 3:
+            before = best["loss"]
+            remaining = iterations - len(history)
+            minimize(
+                fun, start, jac=True, method="L-BFGS-B", bounds=bounds,
+                # ftol/gtol 0: run the evaluations asked for; the loss scale is arbitrary.
+                options={"maxiter": remaining, "maxfun": remaining, "maxcor": history_size,
+                         "ftol": 0.0, "gtol": 0.0},
+            )
+            stalls = stalls + 1 if best["loss"] >= before else 0
+            start = best["x"].astype(np.float64).ravel()
     except _Budget:
         pass
     except KeyboardInterrupt:
