@@ -15,6 +15,7 @@ import importlib
 from typing import Any
 
 from tf_style.errors import (  # noqa: F401  (cheap: no TensorFlow)
+    ConversionError,
     DataError,
     ImageReadError,
     ImageSizeError,
@@ -39,6 +40,9 @@ _LAZY = {
     "load_stylizer": "tf_style.apply",
     "train": "tf_style.train",
     "TrainConfig": "tf_style.train",
+    "save_saved_model": "tf_style.export",
+    "convert_tflite": "tf_style.export",
+    "save_tflite": "tf_style.export",
 }
 
 

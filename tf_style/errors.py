@@ -48,6 +48,10 @@ class ModelLoadError(TfStyleError):
     """A stylizer model file cannot be loaded (missing, corrupt, unsafe)."""
 
 
+class ConversionError(TfStyleError):
+    """A model could not be converted to TFLite (an op with no builtin TFLite kernel)."""
+
+
 class DataError(TfStyleError):
     """A training data folder is missing, empty or holds no readable image."""
 
@@ -64,4 +68,5 @@ __all__ = [
     "NonFiniteLossError",
     "ModelLoadError",
     "DataError",
+    "ConversionError",
 ]

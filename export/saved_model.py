@@ -1,0 +1,56 @@
+"""Export a trained style network as a SavedModel for TF Serving.
+
+Usage (from the repository root):
+
+    python3 export/saved_model.py models/starry_night_mobile.keras serving/starry_night/1 [--force]
+
+Signatures: serving_default(images), stylize_with_strength(images, strength) and
+serve_image_bytes(image_bytes); see docs/SERVING.md. Same as
+``tf-style export MODEL --saved-model OUT_DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors on one line, exit status 2 (as the tf-style command)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = _Parser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", metavar="MODEL.keras", help="trained network")
+    parser.add_argument("out", metavar="OUT_DIR",
+                        help="SavedModel directory (for TF Serving: BASE/1)")
+    parser.add_argument("--force", action="store_true", help="replace an existing SavedModel")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+
+    from tf_style import export as ex
+    from tf_style.errors import TfStyleError
+
+    try:
+        ex.check_export_path(args.out, force=args.force, directory=True)
+        path = ex.save_saved_model(ex.load_keras_model(args.model), args.out, force=args.force)
+    except TfStyleError as err:
+        print(f"saved_model.py: error: {' '.join(str(err).split())}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} (signatures {', '.join(ex.SIGNATURES)})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

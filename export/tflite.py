@@ -1,0 +1,84 @@
+"""Convert a trained style network to TFLite (builtin ops only) for phones.
+
+Usage (from the repository root):
+
+    python3 export/tflite.py models/starry_night_mobile.keras starry_night.tflite \\
+        [--quantize none|float16|dynamic|int8] [--size 384] [--calibration PHOTO ...] [--force]
+
+The .tflite takes float32 [1, H, W, 3] in 0..255 at exactly --size (N or WxH); with
+``--size any`` it takes any size after ``resize_tensor_input``. See docs/SERVING.md.
+Same as ``tf-style export MODEL --tflite OUT.tflite``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors on one line, exit status 2 (as the tf-style command)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")  # = tf_style.export.QUANTIZATIONS
+
+
+def _size(text: str):
+    from tf_style.errors import OptionError
+    from tf_style.export import parse_input_size
+
+    try:
+        return parse_input_size(text, option="--size")
+    except OptionError as err:
+        raise argparse.ArgumentTypeError(str(err).partition(": ")[2]) from None
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = _Parser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", metavar="MODEL.keras", help="trained network")
+    parser.add_argument("out", metavar="OUT.tflite", help="output file")
+    parser.add_argument("--quantize", choices=QUANTIZATIONS, default="none")
+    parser.add_argument("--size", type=_size, default=384, metavar="N|WxH|any",
+                        help="input size the .tflite takes (default 384)")
+    parser.add_argument("--calibration", nargs="+", metavar="PHOTO",
+                        help="real photos (files or folders) for --quantize int8")
+    parser.add_argument("--force", action="store_true", help="replace an existing file")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+
+    from tf_style import export as ex
+    from tf_style.errors import OptionError, TfStyleError
+
+    try:
+        if args.quantize == "int8" and not args.calibration:
+            raise OptionError("--calibration: --quantize int8 needs real photos")
+        photos = None
+        if args.quantize == "int8":
+            photos = ex.image_files(args.calibration, option="--calibration")
+        size = ex.check_input_size(args.size)
+        ex.check_export_path(args.out, force=args.force)
+        model = ex.load_keras_model(args.model)
+        flatbuffer = ex.convert_tflite(model, args.quantize, size, photos)
+        path = ex.save_tflite(flatbuffer, args.out, force=args.force)
+    except TfStyleError as err:
+        print(f"tflite.py: error: {' '.join(str(err).split())}", file=sys.stderr)
+        return 2
+    shown = "any size" if size is None else f"{size[1]}x{size[0]}"
+    print(f"wrote {path} ({len(flatbuffer) / 1e6:.2f} MB, {args.quantize}, input {shown})",
+          file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,777 @@
+"""Export a style network for serving (SavedModel, TF Serving) and for phones (TFLite).
+
+Modelled on the export modules of tensorflow/models (``official/vision/serving``): the
+network is wrapped in ``tf.function`` endpoints with fixed input signatures, written as
+a SavedModel with three signatures, or converted to a TFLite flatbuffer that uses
+builtin ops only. Runners apply an exported file with the pixel convention of the rest
+of the library (float32 RGB in [0, 255], shape [N, H, W, 3]).
+
+SavedModel signatures (``SIGNATURES``):
+
+* ``serving_default(images)``: ``images`` float32 [batch, height, width, 3] in 0..255,
+  batch, height and width dynamic (height, width >= ``MIN_SIZE``) ->
+  ``{"stylized": float32 [batch, height, width, 3]}`` in 0..255 (full strength).
+* ``stylize_with_strength(images, strength)``: the same plus ``strength`` float32 in
+  [0, 1], a scalar, ``[1]`` or ``[batch]`` (one per image): ``(1 - s) * image + s *
+  stylized``, as :func:`tf_style.networks.blend`. TF signatures have no default values,
+  so the default (1.0) is the other signature.
+* ``serve_image_bytes(image_bytes)``: ``image_bytes`` tf.string [batch] of encoded
+  JPEG/PNG/GIF/BMP/WebP (any size each, first frame of a GIF) -> ``{"png_bytes": tf.string
+  [batch]}``, one PNG per input at the input's size. The ``_bytes`` suffixes make TF
+  Serving's REST API accept ``{"b64": ...}`` and return ``{"b64": ...}``.
+
+TFLite: ``convert_tflite`` gives a float32 [1, H, W, 3] -> [1, H, W, 3] model (also for
+``"int8"``: quantize/dequantize ops at both ends keep the float interface). A model
+converted for a fixed size only works at that size: ``resize_tensor_input`` to another
+size runs but returns an image of the converted size (the crop back to the input size
+is a constant). ``input_size=None`` converts with a dynamic height and width instead.
+
+Example:
+    >>> from tf_style.export import convert_tflite, save_saved_model, save_tflite
+    >>> model = load_keras_model("models/starry_night_mobile.keras")  # doctest: +SKIP
+    >>> save_saved_model(model, "serving/starry_night/1")  # doctest: +SKIP
+    >>> save_tflite(convert_tflite(model, "float16"), "starry_night.tflite")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from numbers import Integral
+from pathlib import Path
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_style import image as im
+from tf_style import networks  # noqa: F401  (registers the custom layers for load_model)
+from tf_style.errors import (
+    ConversionError,
+    ImageSizeError,
+    ModelLoadError,
+    OptionError,
+    OutputError,
+    TfStyleError,
+)
+
+PathLike = Union[str, os.PathLike]
+
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+"""TFLite weight/activation precisions accepted by :func:`convert_tflite`."""
+
+SIGNATURES = ("serving_default", "stylize_with_strength", "serve_image_bytes")
+"""Signatures (and callable attributes) of a SavedModel written by :func:`save_saved_model`."""
+
+DEFAULT_TFLITE_SIZE = (384, 384)
+"""Default (height, width) of a converted TFLite model's input."""
+
+MIN_SIZE = networks.MIN_SIZE
+"""Smallest height/width the exported models accept."""
+
+CALIBRATION_SAMPLES = 32
+"""Default number of representative crops for ``"int8"`` calibration."""
+
+_TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier, bytes 4..8 of a .tflite
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def check_quantization(quantization: Any) -> str:
+    """Return ``quantization`` if it is one of ``QUANTIZATIONS``, else raise OptionError.
+
+    >>> check_quantization("float16")
+    'float16'
+    """
+    if not isinstance(quantization, str) or quantization not in QUANTIZATIONS:
+        raise OptionError(
+            f"quantization={quantization!r} is not one of {', '.join(QUANTIZATIONS)}"
+        )
+    return quantization
+
+
+def check_input_size(input_size: Any) -> Optional[Tuple[int, int]]:
+    """None, an int (square) or (height, width), each >= MIN_SIZE -> (height, width) or None.
+
+    >>> check_input_size(384)
+    (384, 384)
+    """
+    if input_size is None:
+        return None
+    if isinstance(input_size, Integral) and not isinstance(input_size, bool):
+        input_size = (input_size, input_size)
+    ok = isinstance(input_size, (tuple, list)) and len(input_size) == 2
+    if ok:
+        ok = all(isinstance(s, Integral) and not isinstance(s, bool) for s in input_size)
+    if not ok:
+        raise OptionError(
+            f"input_size={input_size!r} must be None, an integer or a (height, width) pair"
+        )
+    h, w = int(input_size[0]), int(input_size[1])
+    if min(h, w) < MIN_SIZE:
+        raise OptionError(f"input_size={input_size!r}: each side must be >= {MIN_SIZE} px")
+    return h, w
+
+
+def parse_input_size(text: str, *, option: str = "size") -> Union[int, Tuple[int, int], None]:
+    """``"N"`` (square), ``"WxH"`` (width x height) or ``"any"`` -> an ``input_size``.
+
+    Errors are :class:`OptionError` messages that start with ``option``.
+
+    >>> parse_input_size("512x384")
+    (384, 512)
+    """
+    value = str(text).strip().lower()
+    if value == "any":
+        return None
+    try:
+        if "x" in value:
+            width, height = (int(v) for v in value.split("x"))
+        else:
+            width = height = int(value)
+    except ValueError:
+        raise OptionError(f"{option}: expected N, WxH or any, got {text!r}") from None
+    if min(width, height) < MIN_SIZE:
+        raise OptionError(f"{option}: each side must be >= {MIN_SIZE} px, got {text!r}")
+    return height if "x" not in value else (height, width)
+
+
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def image_files(sources: Sequence[PathLike], *, option: str = "images") -> List[str]:
+    """Files and the images directly inside folders (by extension, sorted), as paths.
+
+    Files are kept as given (reading them reports a missing or bad file); an empty
+    result raises OptionError naming ``option``.
+    """
+    files: List[str] = []
+    for source in sources:
+        source = os.fspath(source)
+        if os.path.isdir(source):
+            files.extend(
+                os.path.join(source, name) for name in sorted(os.listdir(source))
+                if name.lower().endswith(_IMAGE_SUFFIXES)
+                and os.path.isfile(os.path.join(source, name))
+            )
+        else:
+            files.append(source)
+    if not files:
+        shown = ", ".join(os.fspath(s) for s in sources) or "(nothing given)"
+        raise OptionError(f"{option}: no images in {shown}")
+    return files
+
+
+def _check_model(model: Any) -> keras.Model:
+    if not isinstance(model, keras.Model):
+        raise OptionError(f"model must be a keras.Model, got {type(model).__name__}")
+    shapes = [tuple(t.shape) for t in model.inputs]
+    if len(shapes) != 1 or len(shapes[0]) != 4 or shapes[0][-1] != 3:
+        raise OptionError(
+            f"model {model.name!r} must take one [batch, height, width, 3] image input, "
+            f"got inputs {shapes}"
+        )
+    return model
+
+
+def load_keras_model(path: PathLike) -> keras.Model:
+    """Load a ``.keras`` style network in Keras safe mode (no arbitrary code).
+
+    Raises:
+        ModelLoadError: the file is missing, not a .keras archive, corrupt or unsafe.
+
+    Example:
+        >>> model = load_keras_model("models/starry_night_mobile.keras")  # doctest: +SKIP
+    """
+    p = Path(os.fspath(path))
+    if p.suffix.lower() != ".keras":
+        raise ModelLoadError(f"{p}: expected a .keras model file")
+    if not p.exists():
+        raise ModelLoadError(f"{p}: no such file")
+    if not p.is_file():
+        raise ModelLoadError(f"{p}: not a file")
+    try:
+        model = keras.saving.load_model(p, compile=False, safe_mode=True)
+    except Exception as err:  # noqa: BLE001 - zip, h5, json and config errors alike
+        raise ModelLoadError(
+            f"{p}: cannot load the model: {type(err).__name__}: {_one_line(err)}"
+        ) from None
+    try:
+        return _check_model(model)
+    except OptionError as err:
+        raise ModelLoadError(f"{p}: {err}") from None
+
+
+def _one_line(error: object, limit: int = 300) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------- SavedModel
+
+
+def _images_checked(images: tf.Tensor, name: str = "images") -> tf.Tensor:
+    """``images`` after runtime checks of its shape, with messages a client can act on.
+
+    Loaded signatures and TF Serving do not check a fed tensor against the signature's
+    shape, so wrong ranks and channel counts would otherwise fail deep inside the net.
+    """
+    shape = tf.shape(images)
+    # The rank from a reduction over the shape's values (never -1), not tf.rank/tf.size:
+    # those fold to the signature's static rank 4, at trace time or in Grappler, while
+    # TF Serving feeds whatever rank the request has.
+    rank = tf.reduce_sum(tf.cast(tf.not_equal(shape, -1), tf.int32))
+    rank_check = tf.debugging.assert_equal(
+        rank, 4, message=f"{name} must have rank 4: [batch, height, width, 3]"
+    )
+    with tf.control_dependencies([rank_check]):
+        shape = tf.identity(shape)
+    checks = [
+        tf.debugging.assert_equal(shape[-1], 3, message=f"{name} must have 3 channels (RGB)"),
+        tf.debugging.assert_greater_equal(
+            tf.reduce_min(shape[1:3]), MIN_SIZE,
+            message=f"{name}: height and width must be >= {MIN_SIZE} px",
+        ),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.identity(images)
+
+
+def _serving_endpoints(model: keras.Model):
+    """(name, function, input_signature) of the three SavedModel signatures."""
+
+    def stylize(images):
+        return model(images, training=False)
+
+    def serving_default(images):
+        return {"stylized": stylize(_images_checked(images))}
+
+    def stylize_with_strength(images, strength):
+        images = _images_checked(images)
+        strength = tf.convert_to_tensor(strength, tf.float32)
+        flat = tf.reshape(strength, [-1])
+        batch = tf.shape(images)[0]
+        checks = [
+            tf.debugging.assert_rank_in(
+                strength, [0, 1], message="strength must be a scalar, [1] or [batch]"
+            ),
+            tf.debugging.Assert(
+                tf.logical_or(tf.equal(tf.size(flat), 1), tf.equal(tf.size(flat), batch)),
+                ["strength must hold 1 value or one per image; batch:", batch,
+                 "strength values:", tf.size(flat)],
+            ),
+            tf.debugging.assert_greater_equal(flat, 0.0, message="strength must be in [0, 1]"),
+            tf.debugging.assert_less_equal(flat, 1.0, message="strength must be in [0, 1]"),
+        ]
+        with tf.control_dependencies(checks):
+            s = tf.reshape(flat, [-1, 1, 1, 1])
+        # (1 - s) * c + s * t, as networks.blend: exact at both ends.
+        return {"stylized": (1.0 - s) * images + s * stylize(images)}
+
+    def serve_image_bytes(image_bytes):
+        def one(data):
+            decoded = tf.io.decode_image(data, channels=3, expand_animations=False)
+            decoded = _images_checked(decoded[tf.newaxis], "decoded image")
+            out = stylize(tf.cast(decoded, tf.float32))
+            pixels = tf.cast(tf.clip_by_value(tf.round(out[0]), 0.0, 255.0), tf.uint8)
+            return tf.io.encode_png(pixels)
+
+        # One image at a time: each may have its own size; 1 at a time bounds memory.
+        png = tf.map_fn(
+            one, image_bytes, fn_output_signature=tf.TensorSpec([], tf.string),
+            parallel_iterations=1,
+        )
+        return {"png_bytes": png}
+
+    images = tf.TensorSpec([None, None, None, 3], tf.float32, name="images")
+    return [
+        ("serving_default", serving_default, [images]),
+        ("stylize_with_strength", stylize_with_strength,
+         [images, tf.TensorSpec(None, tf.float32, name="strength")]),
+        ("serve_image_bytes", serve_image_bytes,
+         [tf.TensorSpec([None], tf.string, name="image_bytes")]),
+    ]
+
+
+def _is_replaceable_dir(path: Path) -> bool:
+    """Only an empty directory or a SavedModel directory may be replaced with force=True."""
+    if path.is_symlink() or not path.is_dir():
+        return False
+    names = set(os.listdir(path))
+    return not names or "saved_model.pb" in names
+
+
+def check_export_path(path: PathLike, *, force: bool = False, directory: bool = False) -> Path:
+    """Raise :class:`OutputError` unless an export could be written to ``path``.
+
+    ``directory=True`` for a SavedModel, False for a .tflite file. Call it before slow
+    work so that a bad output fails at once. Returns ``path`` as a Path.
+
+    >>> check_export_path("/no/dir/m.tflite")
+    Traceback (most recent call last):
+    ...
+    tf_style.errors.OutputError: cannot write /no/dir/m.tflite: directory /no/dir does not exist
+    """
+    out = Path(os.fspath(path))
+    _check_output(out, force, directory=directory)
+    return out
+
+
+def _check_output(path: Path, force: bool, *, directory: bool) -> None:
+    parent = path.parent
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {path}: directory {parent} is not writable")
+    if not (path.exists() or path.is_symlink()):
+        return
+    if not force:
+        raise OutputError(f"{path} already exists; use force=True (--force) to replace it")
+    if directory and not _is_replaceable_dir(path):
+        raise OutputError(
+            f"cannot replace {path}: only an empty directory or a SavedModel directory "
+            "is replaced, even with force"
+        )
+    if not directory and (path.is_dir() and not path.is_symlink()):
+        raise OutputError(f"cannot write {path}: it is a directory")
+
+
+def save_saved_model(model: keras.Model, path: PathLike, *, force: bool = False) -> Path:
+    """Write ``model`` as a SavedModel with the signatures in ``SIGNATURES``; returns the path.
+
+    The export is written to a temporary directory next to ``path`` and renamed into
+    place, so a failure never leaves a partial export. An existing ``path`` is an
+    :class:`OutputError` unless ``force=True``, which replaces an empty directory or a
+    SavedModel directory (never another directory). For TF Serving, write to
+    ``MODEL_BASE_PATH/<version>`` (e.g. ``serving/starry_night/1``).
+
+    Example:
+        >>> save_saved_model(networks.build_transformer("mobile"), "serving/m/1")  # doctest: +SKIP
+        PosixPath('serving/mobile/1')
+    """
+    model = _check_model(model)
+    out = Path(os.fspath(path))
+    _check_output(out, force, directory=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    old = None
+    try:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        for name, fn, signature in _serving_endpoints(model):
+            archive.add_endpoint(name, fn, input_signature=signature)
+        archive.write_out(str(tmp), verbose=False)
+        os.chmod(tmp, 0o777 & ~im._umask())  # mkdtemp makes it 0700
+        if out.exists() or out.is_symlink():
+            _check_output(out, force, directory=True)  # again: it may have appeared since
+            old = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.old"
+            os.replace(out, old)
+        os.replace(tmp, out)
+        tmp = None
+    except TfStyleError:
+        raise
+    except Exception as err:  # noqa: BLE001 - one OutputError for any write failure
+        raise OutputError(f"cannot write {out}: {type(err).__name__}: {_one_line(err)}") from None
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    im._fsync_dir(str(out.parent))
+    return out
+
+
+# --------------------------------------------------------------------------- TFLite
+
+
+def _calibration_crops(
+    images: Sequence[Any], size: Tuple[int, int], count: int, seed: int
+) -> List[np.ndarray]:
+    """``count`` [1, h, w, 3] float32 arrays: each image resized to ``size`` once, then
+    random crops at random scales (what a phone sends: whole photos and close-ups)."""
+    h, w = size
+    rng = np.random.default_rng(seed)
+    photos = [im.read_image(source) for source in images]
+    if not photos:
+        raise OptionError("representative_images is empty; int8 needs real photos")
+    crops = [im.to_array(im.resize_to(p, (w, h)))[np.newaxis] for p in photos][:count]
+    k = 0
+    while len(crops) < count:
+        photo = photos[k % len(photos)]
+        k += 1
+        pw, ph = photo.size
+        cover = max(w / pw, h / ph)  # the smallest scale at which a crop fits
+        scale = cover * rng.uniform(1.0, 2.5)
+        sw, sh = max(w, round(pw * scale)), max(h, round(ph * scale))
+        arr = im.to_array(im.resize_to(photo, (sw, sh)))
+        top, left = rng.integers(0, sh - h + 1), rng.integers(0, sw - w + 1)
+        crops.append(arr[np.newaxis, top : top + h, left : left + w])
+    return crops
+
+
+def convert_tflite(
+    model: keras.Model,
+    quantization: str = "none",
+    input_size: Union[int, Tuple[int, int], None] = DEFAULT_TFLITE_SIZE,
+    representative_images: Optional[Sequence[Any]] = None,
+    *,
+    calibration_samples: int = CALIBRATION_SAMPLES,
+    seed: int = 0,
+) -> bytes:
+    """Convert ``model`` to a TFLite flatbuffer with builtin ops only; returns its bytes.
+
+    Input and output are float32 [1, H, W, 3] in 0..255 for every quantization:
+
+    * ``"none"``: float32 weights and math.
+    * ``"float16"``: float16 weights (half the size), dequantized to float32 at load.
+    * ``"dynamic"``: int8 weights of the larger tensors, float activations.
+    * ``"int8"``: full integer (weights and activations, ``TFLITE_BUILTINS_INT8``),
+      calibrated on ``calibration_samples`` crops of ``representative_images`` (paths,
+      PIL images or arrays of real photos); the float interface adds one QUANTIZE and
+      one DEQUANTIZE op.
+
+    ``input_size`` is an int (square) or (height, width); the model then takes exactly
+    that size. ``None`` converts with a dynamic height and width: callers call
+    ``interpreter.resize_tensor_input`` (the runner does) for each new size.
+
+    Raises:
+        OptionError: a bad quantization, size, or no representative images for int8.
+        ConversionError: the converter failed (an op without a builtin TFLite kernel).
+
+    Example:
+        >>> model = networks.build_transformer("mobile")
+        >>> flatbuffer = convert_tflite(model, "float16", 384)  # doctest: +SKIP
+    """
+    model = _check_model(model)
+    quantization = check_quantization(quantization)
+    size = check_input_size(input_size)
+    if isinstance(calibration_samples, bool) or not isinstance(calibration_samples, Integral) \
+            or calibration_samples < 1:
+        raise OptionError(f"calibration_samples={calibration_samples!r} must be an integer >= 1")
+    samples: List[np.ndarray] = []
+    if quantization == "int8":
+        if representative_images is None or isinstance(representative_images, (str, bytes)) \
+                or len(representative_images) == 0:
+            raise OptionError(
+                "quantization='int8' needs representative_images: a list of real photos"
+            )
+        # Dynamic size: calibrate at the default size (activation ranges hardly depend on it).
+        samples = _calibration_crops(
+            representative_images, size or DEFAULT_TFLITE_SIZE, int(calibration_samples), seed
+        )
+
+    shape = [1, None, None, 3] if size is None else [1, *size, 3]
+    with tempfile.TemporaryDirectory(prefix="tf_style_tflite_") as tmp:
+        # Through a SavedModel with a fixed batch of 1: from_concrete_functions lost the
+        # weights, and an unknown batch size failed after the upsampling.
+        model.export(
+            tmp, format="tf_saved_model", verbose=False,
+            input_signature=[tf.TensorSpec(shape, tf.float32, name="image")],
+        )
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantization != "none":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantization == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        elif quantization == "int8":
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.representative_dataset = lambda: ([s] for s in samples)
+            converter.inference_input_type = tf.float32
+            converter.inference_output_type = tf.float32
+        try:
+            flatbuffer = converter.convert()
+        except Exception as err:  # noqa: BLE001 - converter errors are many types
+            raise ConversionError(
+                f"cannot convert {model.name!r} to TFLite ({quantization}): "
+                f"{type(err).__name__}: {_one_line(err)}"
+            ) from None
+    custom = [op for op in tflite_ops(flatbuffer) if not _is_builtin_name(op)]
+    if custom:
+        raise ConversionError(
+            f"the TFLite model uses non-builtin ops: {', '.join(sorted(set(custom)))}"
+        )
+    return bytes(flatbuffer)
+
+
+def _is_builtin_name(name: str) -> bool:
+    return not name.startswith("custom:")
+
+
+def tflite_ops(flatbuffer: bytes) -> List[str]:
+    """Names of the operators in a TFLite flatbuffer, in execution order.
+
+    Builtin ops have their schema name (``"CONV_2D"``); custom and Flex ops appear as
+    ``"custom:<code>"`` (e.g. ``"custom:FlexMirrorPad"``).
+    """
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(bytearray(flatbuffer), 0)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    codes = []
+    for code in model.operatorCodes:
+        # builtinCode is the real field; deprecatedBuiltinCode (int8) is 127 beyond it.
+        builtin = max(int(code.builtinCode), int(code.deprecatedBuiltinCode))
+        if builtin == schema.BuiltinOperator.CUSTOM:
+            custom = code.customCode
+            if isinstance(custom, bytes):
+                custom = custom.decode()
+            codes.append(f"custom:{custom}")
+        else:
+            codes.append(names.get(builtin, str(builtin)))
+    return [codes[op.opcodeIndex] for graph in model.subgraphs for op in graph.operators]
+
+
+def save_tflite(flatbuffer: bytes, path: PathLike, *, force: bool = False) -> Path:
+    """Write a TFLite flatbuffer to ``path`` atomically; returns the path.
+
+    An existing file is an :class:`OutputError` unless ``force=True``.
+
+    Example:
+        >>> save_tflite(convert_tflite(model), "starry_night.tflite")  # doctest: +SKIP
+        PosixPath('starry_night.tflite')
+    """
+    if not isinstance(flatbuffer, (bytes, bytearray)) or flatbuffer[4:8] != _TFLITE_IDENTIFIER:
+        raise OptionError("flatbuffer is not a TFLite model (no TFL3 identifier)")
+    out = Path(os.fspath(path))
+    _check_output(out, force, directory=False)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(flatbuffer)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~im._umask())
+        if not force and (out.exists() or out.is_symlink()):
+            raise OutputError(f"{out} already exists; use force=True (--force) to replace it")
+        os.replace(tmp, out)
+        tmp = None
+    except TfStyleError:
+        raise
+    except Exception as err:  # noqa: BLE001
+        raise OutputError(f"cannot write {out}: {type(err).__name__}: {_one_line(err)}") from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+    im._fsync_dir(str(out.parent))
+    return out
+
+
+# --------------------------------------------------------------------------- runners
+
+
+def _check_batch(images: Any) -> np.ndarray:
+    arr = np.asarray(images)
+    if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype.kind not in "fiu" or arr.shape[0] < 1:
+        raise OptionError(
+            f"images must be a float32 [N, H, W, 3] array in 0..255, got shape {arr.shape} "
+            f"dtype {arr.dtype}"
+        )
+    if min(arr.shape[1:3]) < MIN_SIZE:
+        raise ImageSizeError(
+            f"images are {arr.shape[2]}x{arr.shape[1]}, smaller than the minimum of "
+            f"{MIN_SIZE} px on each side"
+        )
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+class SavedModelRunner:
+    """Applies a SavedModel from :func:`save_saved_model` (its ``serving_default``).
+
+    ``runner(images)``: float32 [N, H, W, 3] in 0..255 -> same shape and range. Any size
+    >= ``MIN_SIZE`` (``input_size`` is None, ``fixed_size`` False).
+    """
+
+    input_size: Optional[Tuple[int, int]] = None
+    fixed_size = False
+
+    def __init__(self, path: PathLike):
+        self.path = Path(os.fspath(path))
+        p = self.path
+        if not p.exists():
+            raise ModelLoadError(f"{p}: no such SavedModel directory")
+        if not p.is_dir() or not (p / "saved_model.pb").is_file():
+            raise ModelLoadError(f"{p}: not a SavedModel directory (no saved_model.pb)")
+        try:
+            self._loaded = tf.saved_model.load(str(p))
+        except Exception as err:  # noqa: BLE001
+            raise ModelLoadError(f"{p}: cannot load the SavedModel: {type(err).__name__}: "
+                                 f"{_one_line(err)}") from None
+        signature = self._loaded.signatures.get("serving_default")
+        if signature is None:
+            raise ModelLoadError(f"{p}: the SavedModel has no serving_default signature")
+        inputs = signature.structured_input_signature[1]
+        outputs = signature.structured_outputs
+        if set(inputs) != {"images"} or set(outputs) != {"stylized"}:
+            raise ModelLoadError(
+                f"{p}: serving_default takes {sorted(inputs)} and returns {sorted(outputs)}; "
+                "expected images -> stylized (a SavedModel from tf-style export)"
+            )
+        self._fn = signature
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        x = _check_batch(images)
+        return self._fn(images=tf.constant(x))["stylized"].numpy()
+
+
+class TFLiteRunner:
+    """Applies a .tflite from :func:`convert_tflite` with the LiteRT interpreter.
+
+    ``runner(images)``: float32 [N, H, W, 3] in 0..255 -> same shape and range, one image
+    at a time. A fixed-size model (``fixed_size`` True, ``input_size`` = (height, width))
+    takes only that size: callers resize (e.g. ``tf_style.image.resize_to``) before and
+    after; other sizes raise :class:`ImageSizeError`. A dynamic-size model (``input_size``
+    None) is resized to each new input size. Not thread-safe: one runner per thread.
+    """
+
+    def __init__(self, path: PathLike, num_threads: int = 2):
+        self.path = Path(os.fspath(path))
+        p = self.path
+        threads_ok = isinstance(num_threads, Integral) and not isinstance(num_threads, bool)
+        if not threads_ok or num_threads < 1:
+            raise OptionError(f"num_threads={num_threads!r} must be an integer >= 1")
+        if not p.is_file():
+            problem = "not a file" if p.exists() else "no such TFLite file"
+            raise ModelLoadError(f"{p}: {problem}")
+        try:
+            with open(p, "rb") as f:
+                head = f.read(8)
+        except OSError as err:
+            raise ModelLoadError(f"{p}: cannot read: {err.strerror or err}") from None
+        if head[4:8] != _TFLITE_IDENTIFIER:
+            raise ModelLoadError(f"{p}: not a TFLite model (no TFL3 identifier)")
+        try:
+            interpreter_class = _interpreter_class()
+            self._interpreter = interpreter_class(model_path=str(p), num_threads=int(num_threads))
+            inputs = self._interpreter.get_input_details()
+            outputs = self._interpreter.get_output_details()
+            if len(inputs) != 1 or len(outputs) != 1:
+                raise ModelLoadError(f"{p}: expected one input and one output, got "
+                                     f"{len(inputs)} and {len(outputs)}")
+            signature = [int(s) for s in inputs[0]["shape_signature"]]
+            if len(signature) != 4 or signature[0] not in (1, -1) or signature[3] != 3:
+                raise ModelLoadError(f"{p}: input shape {signature} is not [1, H, W, 3]")
+            h, w = signature[1], signature[2]
+            self.input_size: Optional[Tuple[int, int]] = None if -1 in (h, w) else (h, w)
+            self._input = inputs[0]
+            self._output_index = outputs[0]["index"]
+            self._current = self.input_size
+            if self.input_size is None:
+                # A dynamic model's placeholder size is 1x1, too small to prepare.
+                self._resize((64, 64))
+            else:
+                self._interpreter.allocate_tensors()
+        except ModelLoadError:
+            raise
+        except Exception as err:  # noqa: BLE001 - corrupt flatbuffers raise ValueError/RuntimeError
+            raise ModelLoadError(f"{p}: cannot load the TFLite model: {type(err).__name__}: "
+                                 f"{_one_line(err)}") from None
+
+    @property
+    def fixed_size(self) -> bool:
+        """True when the model takes only ``input_size`` (callers resize)."""
+        return self.input_size is not None
+
+    def _resize(self, size: Tuple[int, int]) -> None:
+        if size == self._current:
+            return
+        self._current = None  # unknown until allocate_tensors succeeds
+        self._interpreter.resize_tensor_input(self._input["index"], [1, *size, 3], strict=True)
+        self._interpreter.allocate_tensors()
+        self._current = size
+
+    def _quantize(self, x: np.ndarray, details: dict) -> np.ndarray:
+        dtype = details["dtype"]
+        if dtype == np.float32:
+            return x
+        scale, zero = details["quantization"]
+        info = np.iinfo(dtype)
+        return np.clip(np.rint(x / scale + zero), info.min, info.max).astype(dtype)
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        x = _check_batch(images)
+        size = (x.shape[1], x.shape[2])
+        if self.input_size is not None and size != self.input_size:
+            h, w = self.input_size
+            raise ImageSizeError(
+                f"{self.path.name} takes {w}x{h} images (fixed when it was converted), got "
+                f"{size[1]}x{size[0]}; resize to {w}x{h} first, or convert for that size"
+            )
+        self._resize(size)
+        results = []
+        for one in x:
+            pixels = self._quantize(one[np.newaxis], self._input)
+            self._interpreter.set_tensor(self._input["index"], pixels)
+            self._interpreter.invoke()
+            out = self._interpreter.get_tensor(self._output_index)
+            details = self._interpreter.get_output_details()[0]
+            if details["dtype"] != np.float32:
+                scale, zero = details["quantization"]
+                out = (out.astype(np.float32) - zero) * scale
+            results.append(np.array(out, dtype=np.float32))
+        return np.concatenate(results)
+
+
+def _interpreter_class():
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # pragma: no cover - TF's own (deprecated) copy
+        Interpreter = tf.lite.Interpreter
+    return Interpreter
+
+
+def load_saved_model_runner(path: PathLike) -> SavedModelRunner:
+    """A :class:`SavedModelRunner` for the SavedModel directory at ``path``.
+
+    Raises:
+        ModelLoadError: missing, not a SavedModel, corrupt, or not a tf-style export.
+
+    Example:
+        >>> runner = load_saved_model_runner("serving/starry_night/1")  # doctest: +SKIP
+        >>> styled = runner(photo[np.newaxis])  # doctest: +SKIP
+    """
+    return SavedModelRunner(path)
+
+
+def load_tflite_runner(path: PathLike, num_threads: int = 2) -> TFLiteRunner:
+    """A :class:`TFLiteRunner` for the .tflite file at ``path`` on ``num_threads`` threads.
+
+    Raises:
+        ModelLoadError: missing, not a TFLite file, corrupt, or not [1, H, W, 3] -> same.
+
+    Example:
+        >>> runner = load_tflite_runner("starry_night.tflite")  # doctest: +SKIP
+        >>> runner.input_size  # doctest: +SKIP
+        (384, 384)
+    """
+    return TFLiteRunner(path, num_threads)
+
+
+__all__ = [
+    "QUANTIZATIONS",
+    "SIGNATURES",
+    "DEFAULT_TFLITE_SIZE",
+    "MIN_SIZE",
+    "CALIBRATION_SAMPLES",
+    "ConversionError",
+    "check_quantization",
+    "check_export_path",
+    "check_input_size",
+    "parse_input_size",
+    "image_files",
+    "load_keras_model",
+    "save_saved_model",
+    "convert_tflite",
+    "save_tflite",
+    "tflite_ops",
+    "SavedModelRunner",
+    "TFLiteRunner",
+    "load_saved_model_runner",
+    "load_tflite_runner",
+]
