@@ -397,3 +397,18 @@ def test_sigterm_saves_a_checkpoint_at_the_current_step(tmp_path, data):
     result = json.loads(out)
     assert result["interrupted"] and result["step"] >= 2 and result["model"] is None
     assert _latest_step(run) == result["step"]
+
+
+@pytest.mark.slow
+def test_cli_train_plot_writes_the_loss_curve(tmp_path, data):
+    style = tmp_path / "style.png"
+    Image.fromarray(_painting(64)).save(style)
+    png = tmp_path / "loss.png"
+    rc = cli.main(["train", "--style", str(style), "--data", str(data), "--out", str(tmp_path / "run"),
+                   "--size", "32", "--batch", "1", "--steps", "3", "--log-every", "1",
+                   "--architecture", "mobile", "--width", "0.25", "--backbone", "vgg16-hed",
+                   "--plot", str(png), "--quiet"])
+    assert rc == 0
+    with Image.open(png) as plot:
+        assert plot.size == (800, 500)
+        assert len(set(plot.convert("L").getdata())) > 10  # curves and axes, not a blank canvas

@@ -244,6 +244,8 @@ def _add_train(sub) -> None:
     p.add_argument("--seed", type=_int, default=None, help="(default 0)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in RUN_DIR from its last checkpoint (starts one if none)")
+    p.add_argument("--plot", default=None, metavar="PNG",
+                   help="write the loss terms against steps to PNG (needs matplotlib)")
     p.add_argument("--json", action="store_true", help="print one JSON object with the run's figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
     p.set_defaults(run=_cmd_train)
@@ -257,6 +259,12 @@ _TRAIN_OPTIONS = (
 
 
 def _cmd_train(args: argparse.Namespace, log: Callable[[str], None]) -> int:
+    if args.plot is not None:  # before the long run: a missing matplotlib fails at once
+        from tf_style import image as im
+        from tf_style.gallery import require_matplotlib
+
+        require_matplotlib("--plot")
+        im.check_output_path(args.plot, inputs=[args.style])
     _load_tensorflow()  # tf_style.train imports it; the data and options are checked right after
     from tf_style.train import TrainConfig, train
 
@@ -269,6 +277,13 @@ def _cmd_train(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         args.style, args.data, args.out, config, resume=args.resume, log=log,
         progress=not args.quiet, **({} if config is not None else options),
     )
+    if args.plot is not None and result.history:
+        from tf_style.gallery import plot_history
+
+        plot_history(result.history, args.plot, title="tf-style train", xlabel="step",
+                     weights={"content": result.config.content_weight,
+                              "style": result.config.style_weight, "tv": result.config.tv_weight},
+                     inputs=[args.style])
     if args.json:
         print(json.dumps(result.to_dict()))
     elif not args.quiet and result.final_terms:
