@@ -101,7 +101,7 @@ def main(argv=None) -> int:
         print(json.dumps(worker(int(size), opt, dtype, args.backbone, args.repeats)))
         return 0
     tput = {d: conv_throughput(d) for d in args.dtypes.split(",")}
-    print(f"3x3 conv throughput: " + ", ".join(f"{d} {g:.0f} GFLOP/s" for d, g in tput.items()))
+    print("3x3 conv throughput: " + ", ".join(f"{d} {g:.0f} GFLOP/s" for d, g in tput.items()))
     print(f"backbone {args.backbone}; threads: TensorFlow default; {os.cpu_count()} CPUs\n")
     print("| size | optimizer | dtype | s/step | GFLOP/step | floor s | x floor | peak RSS GiB |")
     print("| --- | --- | --- | --: | --: | --: | --: | --: |")

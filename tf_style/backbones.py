@@ -339,6 +339,25 @@ class Backbone:
     layers: Tuple[str, ...]
     dtype: str = "float32"
 
+    def check_layers(self, names: Sequence[str], *, option: str = "layers") -> Tuple[str, ...]:
+        """Canonical names of ``names``, each of which must be one of this backbone's outputs.
+
+        Raises :class:`LayerNameError` naming ``option``, the outputs and the nearest match.
+        """
+        if self.name in _REPEATS:
+            resolved = resolve_layers(self.name, names, option=option)
+        else:
+            resolved = tuple(names)
+        missing = [n for n in resolved if n not in self.layers]
+        if missing:
+            near = difflib.get_close_matches(missing[0], self.layers, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise LayerNameError(
+                f"{option}: layer {missing[0]!r} is not an output of the backbone {self.name!r} "
+                f"(outputs: {', '.join(self.layers)}){hint}"
+            )
+        return resolved
+
     def __call__(self, images) -> Dict[str, tf.Tensor]:
         x = tf.convert_to_tensor(images)
         if x.dtype != tf.float32:

@@ -29,7 +29,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from tf_style import image as im
 from tf_style.config import StylizeConfig
-from tf_style.errors import LayerNameError, OptionError
+from tf_style.errors import OptionError
 
 __all__ = [
     "DEFAULT_RATIOS",
@@ -65,7 +65,6 @@ _CONV1 = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block
 GATYS_LAYER_SETS: Tuple[Tuple[str, ...], ...] = tuple(_CONV1[: k + 1] for k in range(5))
 _LAYER_PRESETS = {"gatys": GATYS_LAYER_SETS}
 
-_VGG = ("vgg19", "vgg16", "vgg16-hed")
 
 
 # --------------------------------------------------------------------------- options
@@ -385,17 +384,7 @@ def _resolve(backbone, arch: Optional[str], names: Sequence[str], option: str) -
 
     if arch is not None:
         return bb.resolve_layers(arch, names, option=option)
-    if backbone.name in _VGG:
-        resolved = bb.resolve_layers(backbone.name, names, option=option)
-    else:
-        resolved = tuple(names)
-    missing = [n for n in resolved if n not in backbone.layers]
-    if missing:
-        raise LayerNameError(
-            f"{option}: layer {missing[0]!r} is not an output of the given backbone "
-            f"{backbone.name!r} (outputs: {', '.join(backbone.layers)})"
-        )
-    return resolved
+    return backbone.check_layers(names, option=option)
 
 
 def _dedupe(names: Sequence[str]) -> Tuple[str, ...]:

@@ -50,7 +50,6 @@ from tf_style import networks
 from tf_style.config import BACKBONES
 from tf_style.errors import (
     DataError,
-    LayerNameError,
     NonFiniteLossError,
     OptionError,
     OutputError,
@@ -396,20 +395,11 @@ def default_strategy() -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-def _umask() -> int:
-    try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022
 
 
 def _publish(tmp: str, path: Path) -> None:
     # mkstemp creates 0600 files; give the result the permissions a plain open() would.
-    os.chmod(tmp, 0o666 & ~_umask())
+    os.chmod(tmp, 0o666 & ~im._umask())
     os.replace(tmp, path)
 
 
@@ -447,18 +437,6 @@ def save_model_atomic(model: keras.Model, path: PathLike) -> Path:
     return out
 
 
-def _check_layers(backbone: bb.Backbone, names: Sequence[str], option: str) -> Tuple[str, ...]:
-    if backbone.name in ("vgg19", "vgg16", "vgg16-hed"):
-        resolved = bb.resolve_layers(backbone.name, names, option=option)
-    else:
-        resolved = tuple(names)
-    missing = [n for n in resolved if n not in backbone.layers]
-    if missing:
-        raise LayerNameError(
-            f"{option}: layer {missing[0]!r} is not an output of the given backbone "
-            f"{backbone.name!r} (its outputs: {', '.join(backbone.layers)})"
-        )
-    return resolved
 
 
 def _name(source: object) -> str:
@@ -607,8 +585,8 @@ def train(
         style_layers = bb.resolve_layers(arch, cfg.style_layers, option="style_layers")
         backbone = bb.load_backbone(arch, content_layers + style_layers, log=log)
     else:
-        content_layers = _check_layers(backbone, cfg.content_layers, "content_layers")
-        style_layers = _check_layers(backbone, cfg.style_layers, "style_layers")
+        content_layers = backbone.check_layers(cfg.content_layers, option="content_layers")
+        style_layers = backbone.check_layers(cfg.style_layers, option="style_layers")
     loss = PerceptualLoss(
         content_layers, style_layers, content_weight=cfg.content_weight,
         style_weight=cfg.style_weight, tv_weight=cfg.tv_weight,

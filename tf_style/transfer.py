@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -157,8 +156,8 @@ class Stylizer:
                 weights=config.weights,
             )
         else:
-            self.content_layers = _check_layers(backbone, config.content_layers, "content_layers")
-            self.style_layers = _check_layers(backbone, config.style_layers, "style_layers")
+            self.content_layers = backbone.check_layers(config.content_layers, option="content_layers")
+            self.style_layers = backbone.check_layers(config.style_layers, option="style_layers")
         self.backbone = backbone
         self.loss = PerceptualLoss(
             self.content_layers,
@@ -369,23 +368,6 @@ def _level_iterations(iterations: int, levels: int, level: int) -> int:
 
 def _name(source: object) -> str:
     return str(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
-
-
-def _check_layers(backbone: "bb.Backbone", names: Sequence[str], option: str) -> Tuple[str, ...]:
-    known = tuple(backbone.layers)
-    if backbone.name in ("vgg19", "vgg16", "vgg16-hed"):
-        return bb.resolve_layers(backbone.name, names, option=option)
-    missing = [n for n in names if n not in known]
-    if missing:
-        from tf_style.errors import LayerNameError
-        import difflib
-
-        near = difflib.get_close_matches(missing[0], known, n=1)
-        hint = f"; did you mean {near[0]!r}?" if near else ""
-        raise LayerNameError(
-            f"{option}: unknown layer {missing[0]!r} for backbone {backbone.name!r}; valid: {', '.join(known)}{hint}"
-        )
-    return tuple(names)
 
 
 def stylize(
