@@ -9,6 +9,7 @@ import struct
 import threading
 import warnings
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -857,3 +858,18 @@ def test_fuzz_read_image_returns_rgb_or_image_read_error(tmp_path, data, suffix)
     assert isinstance(out, Image.Image) and out.mode == "RGB"
     assert out.width >= 1 and out.height >= 1
     out.tobytes()  # the pixels really are there
+
+
+def test_atomic_path_replaces_on_success_and_leaves_nothing_on_failure(tmp_path):
+    from tf_style.image import atomic_path
+
+    target = tmp_path / "run.json"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            Path(tmp).write_text("half")
+            raise RuntimeError("boom")
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]
+    with atomic_path(target) as tmp:
+        Path(tmp).write_text("new")
+    assert target.read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]

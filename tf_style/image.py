@@ -18,9 +18,10 @@ import errno
 import os
 import pathlib
 import stat
+import contextlib
 import tempfile
 import warnings
-from typing import Sequence, Union
+from typing import Iterator, Sequence, Union
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -400,6 +401,34 @@ def _umask() -> int:
     old = os.umask(0o022)  # no thread-safe way elsewhere; restored at once
     os.umask(old)
     return old
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike, *, suffix: str = ".tmp") -> Iterator[str]:
+    """A temporary file name beside ``path``; on success it replaces ``path`` atomically.
+
+    Whatever the block raises propagates, and the temporary file is removed: ``path``
+    is either the old file or the complete new one, never a partial write.
+
+    Example:
+        >>> with atomic_path("run.json") as tmp:  # doctest: +SKIP
+        ...     pathlib.Path(tmp).write_text("{}")
+    """
+    out = pathlib.Path(os.fspath(path))
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=suffix)
+    os.close(fd)
+    try:
+        yield tmp
+        # mkstemp creates 0600 files; give the result the permissions a plain open() would.
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, out)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(str(out.parent))
 
 
 def _fsync_dir(directory: str) -> None:

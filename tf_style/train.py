@@ -33,7 +33,6 @@ import json
 import math
 import os
 import signal
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -395,45 +394,20 @@ def default_strategy() -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-
-
-def _publish(tmp: str, path: Path) -> None:
-    # mkstemp creates 0600 files; give the result the permissions a plain open() would.
-    os.chmod(tmp, 0o666 & ~im._umask())
-    os.replace(tmp, path)
-
-
 def _write_json_atomic(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+    with im.atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=2, sort_keys=True)
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
-        _publish(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def save_model_atomic(model: keras.Model, path: PathLike) -> Path:
     """``model.save(path)`` through a temporary file and ``os.replace``: never a partial file."""
     out = Path(os.fspath(path))
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=".tmp.keras")
-    os.close(fd)
-    try:
+    with im.atomic_path(out, suffix=".tmp.keras") as tmp:
         model.save(tmp, overwrite=True)
-        _publish(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
     return out
 
 
