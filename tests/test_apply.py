@@ -12,6 +12,7 @@ from PIL import Image
 
 from tf_style import cli
 from tf_style.apply import FastStylizer, load_stylizer, model_kind, plan_outputs
+from tf_style import export
 from tf_style.errors import ImageSizeError, ModelLoadError, OptionError, OutputError
 from tf_style.image import rgb_to_yiq, to_array
 from tf_style.networks import StyleTransformer
@@ -108,6 +109,32 @@ def test_bad_models_raise_model_load_error(tmp_path, make, message):
     path = make(tmp_path)
     with pytest.raises(ModelLoadError, match=message):
         load_stylizer(path)
+
+
+def test_lambda_model_needs_explicit_trust(tmp_path, capsys):
+    """Safe mode refuses the Lambda's code, says how to allow it; the flag then loads it."""
+    from tf_style.cli import main
+
+    path = _unsafe_model(tmp_path / "lambda.keras")
+    with pytest.raises(ModelLoadError, match="--trust-model-code"):
+        load_stylizer(path)
+    with pytest.raises(ModelLoadError, match="trust_code=True"):
+        export.load_keras_model(path)
+    photo = tmp_path / "p.png"
+    _photo(24, 20).save(photo)
+    for argv in (["apply", path, photo, "-o", tmp_path / "o.png"],
+                 ["export", path, "--tflite", tmp_path / "m.tflite"]):
+        capsys.readouterr()
+        assert main([str(a) for a in argv]) == 2
+        err = capsys.readouterr().err
+        assert "--trust-model-code" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o.png").exists() and not (tmp_path / "m.tflite").exists()
+    # Trusted explicitly: the Lambda (x * 1.0) runs and gives the photo back.
+    out = load_stylizer(path, trust_code=True).stylize(_photo(24, 20))
+    assert np.array_equal(np.asarray(out), np.asarray(_photo(24, 20)))
+    assert main(["apply", str(path), str(photo), "-o", str(tmp_path / "o.png"), "--trust-model-code",
+                 "--quiet"]) == 0
+    assert export.load_keras_model(path, trust_code=True).name
 
 
 def test_truncated_keras_file(tmp_path, model_path):

@@ -187,8 +187,10 @@ def test_image_files_lists_folders(tmp_path):
     files = ex.image_files([tmp_path, "other.png"])
     assert [Path(f).name for f in files] == ["a.jpg", "b.PNG", "other.png"]
     (tmp_path / "empty").mkdir()
-    with pytest.raises(OptionError, match="--calibration: no images"):
+    with pytest.raises(OptionError, match="--calibration: .*empty is a directory with no image"):
         ex.image_files([tmp_path / "empty"], option="--calibration")
+    with pytest.raises(OptionError, match="--calibration: no images"):
+        ex.image_files([], option="--calibration")
 
 
 # --------------------------------------------------------------------------- writing

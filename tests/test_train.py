@@ -51,7 +51,7 @@ def _painting(size=32):
     return np.broadcast_to(stripes, (size, size, 3)).astype(np.uint8)
 
 
-def _data(folder: Path, n=5, sizes=((24, 30), (20, 20), (32, 28), (12, 40), (30, 30))) -> Path:
+def _data(folder: Path, n=5, sizes=((24, 30), (20, 20), (32, 28), (16, 40), (30, 30))) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         h, w = sizes[i % len(sizes)]

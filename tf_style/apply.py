@@ -27,7 +27,7 @@ from PIL import Image
 
 from tf_style import image as im
 from tf_style import networks
-from tf_style.errors import ModelLoadError, OptionError, OutputError
+from tf_style.errors import ModelLoadError, OptionError, OutputError, unsafe_model_hint
 
 __all__ = [
     "FastStylizer",
@@ -86,15 +86,19 @@ def _probe(forward: Forward, source: str) -> None:
         )
 
 
-def _load_keras(path: Path) -> Tuple[Forward, Optional[keras.Model]]:
+def _load_keras(path: Path, trust_code: bool = False) -> Tuple[Forward, Optional[keras.Model]]:
     if not path.is_file():
         raise ModelLoadError(f"{path}: not a file")
     if not zipfile.is_zipfile(path):
         raise ModelLoadError(f"{path}: not a Keras model file (a .keras file is a zip archive; this one is not)")
     try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        model = keras.saving.load_model(path, compile=False, safe_mode=not trust_code)
     except Exception as err:  # noqa: BLE001 - corrupt archives raise many types
-        raise ModelLoadError(f"{path}: cannot load the Keras model ({type(err).__name__}: {_oneline(err)[:300]})") from None
+        text = _oneline(err)
+        raise ModelLoadError(
+            f"{path}: cannot load the Keras model ({type(err).__name__}: {text[:300]})"
+            f"{unsafe_model_hint(text, trust_code)}"
+        ) from None
     if not isinstance(model, keras.Model):
         raise ModelLoadError(f"{path}: holds a {type(model).__name__}, not a Keras model")
     # One trace for every image size and batch: no retracing per photo.
@@ -209,12 +213,16 @@ class FastStylizer:
         return im.to_pil(out)
 
 
-def load_stylizer(path: PathLike) -> FastStylizer:
+def load_stylizer(path: PathLike, *, trust_code: bool = False) -> FastStylizer:
     """Load a trained network: a ``.keras`` file, a SavedModel folder or a ``.tflite`` file.
 
     SavedModel folders and ``.tflite`` files are those written by ``tf-style export``
     (run through :mod:`tf_style.export`'s runners); a TFLite model converted for a fixed
     size gets each photo resized to that size and the result resized back.
+
+    ``.keras`` files load in Keras safe mode: one holding Python code (a ``Lambda``
+    layer) is refused unless ``trust_code=True``, which runs that code; use it only for
+    models from a source you trust.
 
     Raises :class:`ModelLoadError` for a missing, corrupt, unsafe or unknown model, or one
     that does not map an image to an image of the same size.
@@ -225,7 +233,7 @@ def load_stylizer(path: PathLike) -> FastStylizer:
     """
     p = Path(os.fspath(path))
     kind = model_kind(p)
-    forward, model = _LOADERS[kind](p)
+    forward, model = _load_keras(p, trust_code) if kind == "keras" else _LOADERS[kind](p)
     if model is not None:  # any Keras model loads; make sure this one maps images to images
         _probe(forward, str(p))
     return FastStylizer(forward, source=str(p), kind=kind, model=model)
@@ -270,6 +278,7 @@ def apply_files(
     strength: float = 1.0,
     preserve_color: bool = False,
     log: Optional[Callable[[str], None]] = None,
+    trust_code: bool = False,
 ) -> List[dict]:
     """Stylize image files into ``out`` (see :func:`plan_outputs`); what ``tf-style apply`` does.
 
@@ -286,7 +295,7 @@ def apply_files(
         if size is not None:
             photo = im.resize_long_side(photo, size)
         im.check_min_size(photo, networks.MIN_SIZE, name=os.fsdecode(src))
-    stylizer = model if isinstance(model, FastStylizer) else load_stylizer(model)
+    stylizer = model if isinstance(model, FastStylizer) else load_stylizer(model, trust_code=trust_code)
     target = Path(os.fspath(out))
     if len(inputs) > 1 or target.is_dir():
         target.mkdir(parents=True, exist_ok=True)

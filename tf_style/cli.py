@@ -83,6 +83,11 @@ def _add_stylize(sub) -> None:
     p.add_argument("--weights", default=None, metavar="PATH", help="local .h5 of Keras VGG weights")
     p.add_argument("--pooling", default="avg", help="avg (Gatys' choice, default) or max")
     p.add_argument("--seed", type=_int, default=0)
+    p.add_argument("--tile", type=_int, default=D.tile, metavar="PX",
+                   help=f"optimize levels longer than 2 x PX in PX x PX tiles, for pictures larger than "
+                        f"memory allows; 0 = never (default {D.tile})")
+    p.add_argument("--tile-iterations", type=_int, default=D.tile_iterations, metavar="N",
+                   help=f"loss evaluations per tile (default {D.tile_iterations})")
     p.add_argument("--save-every", type=_int, default=0, metavar="N",
                    help="write the current picture to OUT every N evaluations")
     p.add_argument("--plot", default=None, metavar="PATH",
@@ -101,7 +106,8 @@ def _cmd_stylize(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         learning_rate=args.learning_rate, content_weight=args.content_weight,
         style_weight=args.style_weight, tv_weight=args.tv_weight, style_scale=args.style_scale,
         init=args.init, preserve_color=args.preserve_color, backbone=args.backbone,
-        weights=args.weights, pooling=args.pooling, seed=args.seed,
+        weights=args.weights, pooling=args.pooling, seed=args.seed, tile=args.tile,
+        tile_iterations=args.tile_iterations,
     )
     if args.content_layers:
         options["content_layers"] = tuple(args.content_layers)
@@ -306,6 +312,8 @@ def _add_apply(sub) -> None:
     p.add_argument("--size", type=_int, default=None, help="resize each photo to this long side first")
     p.add_argument("--strength", type=_float, default=1.0, help="0 = the photo, 1 = fully stylized (default 1)")
     p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours")
+    p.add_argument("--trust-model-code", action="store_true",
+                   help="load a .keras model that holds Python code (Lambda layers); runs that code")
     p.add_argument("--json", action="store_true", help="print one JSON object with the outputs and timings")
     p.add_argument("--quiet", action="store_true", help="no log lines")
     p.set_defaults(run=_cmd_apply)
@@ -324,7 +332,7 @@ def _cmd_apply(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     start = time.perf_counter()
     outputs = apply_files(
         args.model, args.images, args.output, size=args.size, strength=args.strength,
-        preserve_color=args.preserve_color, log=log,
+        preserve_color=args.preserve_color, log=log, trust_code=args.trust_model_code,
     )
     if args.json:
         print(json.dumps({"model": args.model, "outputs": outputs,
@@ -355,6 +363,8 @@ def _add_export(sub) -> None:
     p.add_argument("--calibration", nargs="+", metavar="IMAGE",
                    help="real photos (files or folders) to calibrate --quantize int8")
     p.add_argument("--force", action="store_true", help="replace existing outputs")
+    p.add_argument("--trust-model-code", action="store_true",
+                   help="load a .keras model that holds Python code (Lambda layers); runs that code")
     p.add_argument("--json", action="store_true", help="print one JSON object with the outputs")
     p.add_argument("--quiet", action="store_true", help="no log lines")
     p.set_defaults(run=_cmd_export)
@@ -382,7 +392,7 @@ def _cmd_export(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         ex.check_export_path(args.saved_model, force=args.force, directory=True)
     if args.tflite:
         ex.check_export_path(args.tflite, force=args.force)
-    model = ex.load_keras_model(args.model)
+    model = ex.load_keras_model(args.model, trust_code=args.trust_model_code)
     result: Dict[str, object] = {"model": args.model}
     if args.saved_model:
         path = ex.save_saved_model(model, args.saved_model, force=args.force)

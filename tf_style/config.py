@@ -22,6 +22,7 @@ BACKBONES = ("auto", "vgg19", "vgg16", "vgg16-hed")
 MIN_SIZE = 32
 #: Largest output long side accepted before the memory check even runs.
 MAX_SIZE = 8192
+MIN_TILE = 64
 
 
 def _positive_int(name: str, value: object, *, minimum: int = 1, maximum: Optional[int] = None) -> int:
@@ -99,9 +100,20 @@ class StylizeConfig:
     weights: Optional[str] = None
     pooling: str = "avg"
     seed: int = 0
+    #: Levels whose long side exceeds ``2 * tile`` are optimized in ``tile`` x ``tile``
+    #: tiles overlapping by ``tile // 8`` (bounded memory); 0 never tiles.
+    tile: int = 512
+    #: Loss evaluations per tile at each tiled level.
+    tile_iterations: int = 10
 
     def __post_init__(self) -> None:
         _positive_int("size", self.size, minimum=MIN_SIZE, maximum=MAX_SIZE)
+        if isinstance(self.tile, bool) or not isinstance(self.tile, int) or (
+            self.tile != 0 and not MIN_TILE <= self.tile <= MAX_SIZE
+        ):
+            raise OptionError(f"tile: expected 0 (never tile) or an integer between {MIN_TILE} and "
+                              f"{MAX_SIZE}, got {self.tile!r}")
+        _positive_int("tile_iterations", self.tile_iterations)
         _positive_int("iterations", self.iterations)
         _positive_int("pyramid", self.pyramid, maximum=6)
         if self.optimizer not in OPTIMIZERS:

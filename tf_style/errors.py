@@ -69,4 +69,13 @@ __all__ = [
     "ModelLoadError",
     "DataError",
     "ConversionError",
+    "unsafe_model_hint",
 ]
+
+
+def unsafe_model_hint(message: str, trust_code: bool) -> str:
+    """What to add to a model-loading error that Keras safe mode caused: the explicit way past it."""
+    if trust_code or not ("safe_mode" in message or "Lambda" in message):
+        return ""
+    return ("; the model holds Python code (e.g. a Lambda layer), which safe mode refuses: load it "
+            "with trust_code=True (--trust-model-code) only if you trust its source")

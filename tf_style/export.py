@@ -17,7 +17,9 @@ SavedModel signatures (``SIGNATURES``):
   so the default (1.0) is the other signature.
 * ``serve_image_bytes(image_bytes)``: ``image_bytes`` tf.string [batch] of encoded
   JPEG/PNG/GIF/BMP/WebP (any size each, first frame of a GIF) -> ``{"png_bytes": tf.string
-  [batch]}``, one PNG per input at the input's size. The ``_bytes`` suffixes make TF
+  [batch]}``, one PNG per input at the input's (upright) size. Decoding follows
+  :func:`tf_style.tfimage.decode_image_bytes`: EXIF orientation applied, transparency on
+  white, and a header claiming more than ``max_pixels`` pixels refused before decoding. The ``_bytes`` suffixes make TF
   Serving's REST API accept ``{"b64": ...}`` and return ``{"b64": ...}``.
 
 TFLite: ``convert_tflite`` gives a float32 [1, H, W, 3] -> [1, H, W, 3] model (also for
@@ -49,6 +51,7 @@ import tensorflow as tf
 
 from tf_style import image as im
 from tf_style import networks  # noqa: F401  (registers the custom layers for load_model)
+from tf_style import tfimage
 from tf_style.errors import (
     ConversionError,
     ImageSizeError,
@@ -56,6 +59,7 @@ from tf_style.errors import (
     OptionError,
     OutputError,
     TfStyleError,
+    unsafe_model_hint,
 )
 
 PathLike = Union[str, os.PathLike]
@@ -146,18 +150,22 @@ _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 def image_files(sources: Sequence[PathLike], *, option: str = "images") -> List[str]:
     """Files and the images directly inside folders (by extension, sorted), as paths.
 
-    Files are kept as given (reading them reports a missing or bad file); an empty
-    result raises OptionError naming ``option``.
+    Files are kept as given (reading them reports a missing or bad file); a folder with
+    no image in it, or an empty result, raises OptionError naming ``option``.
     """
     files: List[str] = []
     for source in sources:
         source = os.fspath(source)
         if os.path.isdir(source):
-            files.extend(
+            found = [
                 os.path.join(source, name) for name in sorted(os.listdir(source))
                 if name.lower().endswith(_IMAGE_SUFFIXES)
                 and os.path.isfile(os.path.join(source, name))
-            )
+            ]
+            if not found:
+                # A typo'd or empty folder would otherwise calibrate silently on the rest.
+                raise OptionError(f"{option}: {source} is a directory with no image files in it")
+            files.extend(found)
         else:
             files.append(source)
     if not files:
@@ -178,8 +186,11 @@ def _check_model(model: Any) -> keras.Model:
     return model
 
 
-def load_keras_model(path: PathLike) -> keras.Model:
+def load_keras_model(path: PathLike, *, trust_code: bool = False) -> keras.Model:
     """Load a ``.keras`` style network in Keras safe mode (no arbitrary code).
+
+    ``trust_code=True`` lifts safe mode: a ``Lambda`` layer's Python code then runs. Use
+    it only for a model from a source you trust.
 
     Raises:
         ModelLoadError: the file is missing, not a .keras archive, corrupt or unsafe.
@@ -195,10 +206,11 @@ def load_keras_model(path: PathLike) -> keras.Model:
     if not p.is_file():
         raise ModelLoadError(f"{p}: not a file")
     try:
-        model = keras.saving.load_model(p, compile=False, safe_mode=True)
+        model = keras.saving.load_model(p, compile=False, safe_mode=not trust_code)
     except Exception as err:  # noqa: BLE001 - zip, h5, json and config errors alike
         raise ModelLoadError(
             f"{p}: cannot load the model: {type(err).__name__}: {_one_line(err)}"
+            f"{unsafe_model_hint(str(err), trust_code)}"
         ) from None
     try:
         return _check_model(model)
@@ -241,7 +253,7 @@ def _images_checked(images: tf.Tensor, name: str = "images") -> tf.Tensor:
         return tf.identity(images)
 
 
-def _serving_endpoints(model: keras.Model):
+def _serving_endpoints(model: keras.Model, max_pixels: int = tfimage.DEFAULT_MAX_DECODE_PIXELS):
     """(name, function, input_signature) of the three SavedModel signatures."""
 
     def stylize(images):
@@ -274,7 +286,7 @@ def _serving_endpoints(model: keras.Model):
 
     def serve_image_bytes(image_bytes):
         def one(data):
-            decoded = tf.io.decode_image(data, channels=3, expand_animations=False)
+            decoded = tfimage.decode_image_bytes(data, max_pixels=max_pixels, name="image_bytes")
             decoded = _images_checked(decoded[tf.newaxis], "decoded image")
             out = stylize(tf.cast(decoded, tf.float32))
             pixels = tf.cast(tf.clip_by_value(tf.round(out[0]), 0.0, 255.0), tf.uint8)
@@ -340,20 +352,29 @@ def _check_output(path: Path, force: bool, *, directory: bool) -> None:
         raise OutputError(f"cannot write {path}: it is a directory")
 
 
-def save_saved_model(model: keras.Model, path: PathLike, *, force: bool = False) -> Path:
+def save_saved_model(
+    model: keras.Model,
+    path: PathLike,
+    *,
+    force: bool = False,
+    max_pixels: int = tfimage.DEFAULT_MAX_DECODE_PIXELS,
+) -> Path:
     """Write ``model`` as a SavedModel with the signatures in ``SIGNATURES``; returns the path.
 
     The export is written to a temporary directory next to ``path`` and renamed into
     place, so a failure never leaves a partial export. An existing ``path`` is an
     :class:`OutputError` unless ``force=True``, which replaces an empty directory or a
     SavedModel directory (never another directory). For TF Serving, write to
-    ``MODEL_BASE_PATH/<version>`` (e.g. ``serving/starry_night/1``).
+    ``MODEL_BASE_PATH/<version>`` (e.g. ``serving/starry_night/1``). ``max_pixels`` bounds
+    what ``serve_image_bytes`` decodes (checked from the header, before decoding).
 
     Example:
         >>> save_saved_model(networks.build_transformer("mobile"), "serving/m/1")  # doctest: +SKIP
         PosixPath('serving/mobile/1')
     """
     model = _check_model(model)
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, Integral) or max_pixels < MIN_SIZE ** 2:
+        raise OptionError(f"max_pixels: expected an integer >= {MIN_SIZE ** 2}, got {max_pixels!r}")
     out = Path(os.fspath(path))
     _check_output(out, force, directory=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
@@ -361,7 +382,7 @@ def save_saved_model(model: keras.Model, path: PathLike, *, force: bool = False)
     try:
         archive = keras.export.ExportArchive()
         archive.track(model)
-        for name, fn, signature in _serving_endpoints(model):
+        for name, fn, signature in _serving_endpoints(model, int(max_pixels)):
             archive.add_endpoint(name, fn, input_signature=signature)
         archive.write_out(str(tmp), verbose=False)
         os.chmod(tmp, 0o777 & ~im._umask())  # mkdtemp makes it 0700
@@ -374,7 +395,7 @@ def save_saved_model(model: keras.Model, path: PathLike, *, force: bool = False)
     except TfStyleError:
         raise
     except Exception as err:  # noqa: BLE001 - one OutputError for any write failure
-        raise OutputError(f"cannot write {out}: {type(err).__name__}: {_one_line(err)}") from None
+        raise OutputError(f"cannot write {out}: {im.write_error_reason(err)}") from None
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -387,6 +408,10 @@ def save_saved_model(model: keras.Model, path: PathLike, *, force: bool = False)
 # --------------------------------------------------------------------------- TFLite
 
 
+def _source_name(source: Any) -> str:
+    return os.fsdecode(source) if isinstance(source, (str, os.PathLike)) else f"<{type(source).__name__}>"
+
+
 def _calibration_crops(
     images: Sequence[Any], size: Tuple[int, int], count: int, seed: int
 ) -> List[np.ndarray]:
@@ -395,6 +420,8 @@ def _calibration_crops(
     h, w = size
     rng = np.random.default_rng(seed)
     photos = [im.read_image(source) for source in images]
+    for source, photo in zip(images, photos):
+        im.check_min_size(photo, MIN_SIZE, name=_source_name(source))
     if not photos:
         raise OptionError("representative_images is empty; int8 needs real photos")
     crops = [im.to_array(im.resize_to(p, (w, h)))[np.newaxis] for p in photos][:count]
@@ -467,10 +494,16 @@ def convert_tflite(
     with tempfile.TemporaryDirectory(prefix="tf_style_tflite_") as tmp:
         # Through a SavedModel with a fixed batch of 1: from_concrete_functions lost the
         # weights, and an unknown batch size failed after the upsampling.
-        model.export(
-            tmp, format="tf_saved_model", verbose=False,
-            input_signature=[tf.TensorSpec(shape, tf.float32, name="image")],
-        )
+        try:
+            model.export(
+                tmp, format="tf_saved_model", verbose=False,
+                input_signature=[tf.TensorSpec(shape, tf.float32, name="image")],
+            )
+        except Exception as err:  # noqa: BLE001 - a full or size-limited temp folder
+            raise OutputError(
+                f"cannot write the temporary SavedModel for the conversion in {tmp}: "
+                f"{im.write_error_reason(err)} (TMPDIR chooses that folder)"
+            ) from None
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if quantization != "none":
@@ -552,7 +585,7 @@ def save_tflite(flatbuffer: bytes, path: PathLike, *, force: bool = False) -> Pa
     except TfStyleError:
         raise
     except Exception as err:  # noqa: BLE001
-        raise OutputError(f"cannot write {out}: {type(err).__name__}: {_one_line(err)}") from None
+        raise OutputError(f"cannot write {out}: {im.write_error_reason(err)}") from None
     finally:
         if tmp is not None:
             try:

@@ -66,6 +66,27 @@ def _oneline(text: object) -> str:
     return " ".join(str(text).split())
 
 
+#: What an OS says when a write fails; TensorFlow's file errors embed these in long messages.
+_WRITE_FAILURES = ("No space left on device", "File too large", "Disk quota exceeded",
+                   "Read-only file system", "Permission denied", "Input/output error")
+
+
+def write_error_reason(err: BaseException, limit: int = 300) -> str:
+    """Why a write failed, in one short line: the OS's own words where it gave any.
+
+    >>> write_error_reason(OSError(28, "No space left on device"))
+    'No space left on device'
+    """
+    text = _oneline(err)
+    for phrase in _WRITE_FAILURES:
+        if phrase in text:
+            return phrase
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    text = f"{type(err).__name__}: {text}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _describe_os_error(err: OSError, name: str) -> str:
     code = err.errno
     if code == errno.ENOENT:
@@ -523,7 +544,7 @@ def save_image(
         os.replace(tmp_name, out)
         tmp_name = None
     except Exception as err:  # noqa: BLE001 - any failure becomes one OutputError
-        raise OutputError(f"cannot write {out}: {type(err).__name__}: {_oneline(err)}") from None
+        raise OutputError(f"cannot write {out}: {write_error_reason(err)}") from None
     finally:
         if tmp_name is not None:
             try:
@@ -600,6 +621,7 @@ def match_luminance_transfer(styled: np.ndarray, content: np.ndarray) -> np.ndar
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "write_error_reason",
     "ImageLike",
     "check_min_size",
     "check_output_path",

@@ -118,7 +118,9 @@ class PerceptualLoss:
         images: tf.Tensor,
         content_targets: Mapping[str, tf.Tensor],
         style_grams: Mapping[str, tf.Tensor],
+        grams: Optional[Mapping[str, tf.Tensor]] = None,
     ) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+        """``grams`` replaces the Gram matrices of ``features`` (tiles pass the whole picture's)."""
         zero = tf.constant(0.0, tf.float32)
         content = zero
         if self.content_weight:
@@ -132,7 +134,8 @@ class PerceptualLoss:
         if self.style_weight:
             style = tf.add_n(
                 [
-                    w * style_loss(gram_matrix(features[n]), style_grams[n]) / self._scale(style_grams[n])
+                    w * style_loss(gram_matrix(features[n]) if grams is None else grams[n], style_grams[n])
+                    / self._scale(style_grams[n])
                     for n, w in zip(self.style_layers, self.style_layer_weights)
                 ]
             )

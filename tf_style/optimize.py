@@ -114,6 +114,8 @@ def lbfgs(
     best = {"loss": math.inf, "x": np.asarray(x0, np.float32).reshape(shape[1:]).copy()}
     history: List[Dict[str, float]] = []
 
+    scale = {"f": None}
+
     def fun(x: np.ndarray):
         if len(history) >= iterations:  # SciPy may overshoot maxfun by a line-search step
             raise _Budget
@@ -126,7 +128,13 @@ def lbfgs(
             best["x"] = x.reshape(shape[1:]).astype(np.float32)
         if callback is not None:
             callback(len(history), terms, lambda: best["x"])
-        return terms["total"], grad.numpy().astype(np.float64).ravel()
+        g = grad.numpy().astype(np.float64).ravel()
+        if scale["f"] is None:
+            # L-BFGS-B's line search and its tests are not scale-free: with per-pixel
+            # gradients of 1e-5 (a normalized loss over 0..255 pixels) it stalled. Scale
+            # the objective once, so the first gradient's largest entry is 1.
+            scale["f"] = 1.0 / max(float(np.abs(g).max()), 1e-30)
+        return terms["total"] * scale["f"], g * scale["f"]
 
     n = int(np.prod(shape))
     bounds = Bounds(np.zeros(n), np.full(n, 255.0))

@@ -28,15 +28,17 @@ resumed run sees exactly the batches an uninterrupted run would have seen.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import json
 import math
 import os
+import shutil
 import signal
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import keras
 import numpy as np
@@ -45,7 +47,7 @@ from PIL import Image
 
 from tf_style import backbones as bb
 from tf_style import image as im
-from tf_style import networks
+from tf_style import networks, tfimage
 from tf_style.config import BACKBONES
 from tf_style.errors import (
     DataError,
@@ -220,8 +222,8 @@ def _check_header(path: str) -> Optional[str]:
         return f"not a readable image ({text})"
     if fmt not in _TF_FORMATS:
         return f"{fmt} content, which TensorFlow cannot decode"
-    if w < 1 or h < 1:
-        return f"image has no pixels ({w}x{h})"
+    if min(w, h) < networks.MIN_SIZE:
+        return f"image is {w}x{h}, smaller than {networks.MIN_SIZE} px on a side"
     if w * h > MAX_DATA_PIXELS:
         return f"image is {w}x{h}, more than {MAX_DATA_PIXELS} pixels"
     return None
@@ -306,8 +308,8 @@ def make_dataset(
 
     def load(i, k):
         raw = tf.io.read_file(tf.gather(paths, k))
-        img = tf.io.decode_image(raw, channels=3, expand_animations=False, dtype=tf.uint8)
-        img = tf.ensure_shape(img, [None, None, 3])
+        # Upright and transparency on white, as the photos stylize and apply read.
+        img = tfimage.decode_image_bytes(raw, max_pixels=MAX_DATA_PIXELS)
         hw = tf.cast(tf.shape(img)[:2], tf.float32)
         short = tf.reduce_min(hw)
         target = tf.clip_by_value(short, tf.cast(size_t, tf.float32), 2.0 * tf.cast(size_t, tf.float32))
@@ -394,8 +396,21 @@ def default_strategy() -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
+@contextlib.contextmanager
+def _writing(what: str, path: PathLike, after: str = "") -> Iterator[None]:
+    """Any failure in the block (full disk, quota, I/O) -> one :class:`OutputError`."""
+    try:
+        yield
+    except TfStyleError:
+        raise
+    except Exception as err:  # noqa: BLE001 - TF and OS errors alike
+        raise OutputError(
+            f"cannot write {what} {os.fsdecode(os.fspath(path))}: {im.write_error_reason(err)}{after}"
+        ) from None
+
+
 def _write_json_atomic(path: Path, data: dict) -> None:
-    with im.atomic_path(path) as tmp:
+    with _writing("the run description", path), im.atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=2, sort_keys=True)
             f.write("\n")
@@ -404,11 +419,33 @@ def _write_json_atomic(path: Path, data: dict) -> None:
 
 
 def save_model_atomic(model: keras.Model, path: PathLike) -> Path:
-    """``model.save(path)`` through a temporary file and ``os.replace``: never a partial file."""
+    """``model.save(path)`` through a temporary file and ``os.replace``: never a partial file.
+
+    A failed write raises :class:`OutputError` and leaves an existing ``path`` as it was.
+    """
     out = Path(os.fspath(path))
-    with im.atomic_path(out, suffix=".tmp.keras") as tmp:
+    with _writing("the model", out), im.atomic_path(out, suffix=".tmp.keras") as tmp:
         model.save(tmp, overwrite=True)
     return out
+
+
+def _save_checkpoint(manager: tf.train.CheckpointManager, step: int) -> None:
+    """``manager.save`` at ``step``; on failure the partial files of ``step`` are removed,
+    the previous checkpoint stays the latest, and an OutputError says so."""
+    folder = Path(manager.directory)
+    previous = manager.latest_checkpoint
+    after = (f"; the checkpoint of step {previous.rsplit('-', 1)[-1]} is intact (free space, then --resume)"
+             if previous else "")
+    try:
+        with _writing(f"the checkpoint of step {step} in", folder, after):
+            manager.save(checkpoint_number=step)
+    except OutputError:
+        for partial in list(folder.glob(f"ckpt-{step}.*")) + list(folder.glob(f"ckpt-{step}_temp*")):
+            if partial.is_dir():
+                shutil.rmtree(partial, ignore_errors=True)
+            else:
+                partial.unlink(missing_ok=True)
+        raise
 
 
 
@@ -451,6 +488,14 @@ def _run_state(out: Path, resume: bool) -> Tuple[Optional[str], Optional[dict]]:
     """(latest checkpoint or None, saved run.json or None), refusing to overwrite a run."""
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out}: exists and is not a folder; choose another --out")
+    # Before any model loads: the nearest existing folder must let us create the run in it.
+    existing = out
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"{out}: cannot create the run folder: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"{out}: cannot create the run folder: {existing} is not writable")
     latest = tf.train.latest_checkpoint(str(out / "checkpoints")) if out.is_dir() else None
     saved = None
     run_file = out / _RUN_FILE
@@ -569,10 +614,9 @@ def train(
     style_arr = im.to_array(im.resize_long_side(style_img, style_side))[None]
     style_grams = {k: tf.constant(v) for k, v in loss.style_targets(backbone(style_arr)).items()}
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "samples").mkdir(exist_ok=True)
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise OutputError(f"{out}: folder is not writable")
+    with _writing("the run folder", out):
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "samples").mkdir(exist_ok=True)
 
     with strategy.scope():
         model = networks.StyleTransformer(cfg.architecture, cfg.width, seed=cfg.seed)
@@ -651,7 +695,7 @@ def train(
     def save_checkpoint() -> None:
         nonlocal saved_at
         if saved_at != step:
-            manager.save(checkpoint_number=step)
+            _save_checkpoint(manager, step)
             saved_at = step
 
     start = time.perf_counter()
@@ -688,7 +732,10 @@ def train(
         finally:
             if bar is not None:
                 bar.close()
-            writer.flush()
+            try:
+                writer.flush()
+            except Exception as err:  # noqa: BLE001 - TensorBoard logs are best effort
+                log(f"could not write the TensorBoard log: {im.write_error_reason(err)}")
         # Not in `finally`: after an error (a non-finite loss above all) the weights may be
         # bad, and the previous checkpoint is the one to resume from.
         step = int(step_var.numpy())

@@ -22,6 +22,7 @@ from PIL import Image
 
 from tf_style import backbones as bb
 from tf_style import image as im
+from tf_style import tiles as tl
 from tf_style.config import INIT_KINDS, MIN_SIZE, StylizeConfig
 from tf_style.errors import MemoryBudgetError, OptionError
 from tf_style.losses import PerceptualLoss
@@ -168,7 +169,8 @@ class Stylizer:
             style_layer_weights=config.style_layer_weights,
         )
         self._style_cache: Dict[int, Dict[str, tf.Tensor]] = {}
-        self._objectives: Dict[Tuple[int, int], ImageObjective] = {}
+        self._objectives: Dict[Tuple[int, int, int], ImageObjective] = {}
+        self._tile_objectives: Dict[Tuple[int, int, int], "tl.TileObjective"] = {}
         self.style_target_builds = 0
 
     # -- targets ---------------------------------------------------------------
@@ -181,9 +183,13 @@ class Stylizer:
         side = max(16, round(output_long_side * self.config.style_scale))
         if side not in self._style_cache:
             grams: Dict[str, tf.Tensor] = {}
+            tile = self.config.tile
             for weight, image in zip(self.blend, self.style_images):
-                x = im.to_array(im.resize_long_side(image, side))[None]
-                g = self.loss.style_targets(self.backbone(tf.constant(x)))
+                x = im.to_array(im.resize_long_side(image, side))
+                if tile and side > 2 * tile:  # too large for one pass: the same Gram, in tiles
+                    g = tl.tiled_grams(self.backbone, x, self.style_layers, tile, _overlap(tile))
+                else:
+                    g = self.loss.style_targets(self.backbone(tf.constant(x[None])))
                 for k, v in g.items():
                     grams[k] = grams[k] + weight * v if k in grams else weight * v
             self._style_cache[side] = grams
@@ -227,7 +233,12 @@ class Stylizer:
                 f"size: {cfg.size} gives a {w}x{h} output for this {content_img.size[0]}x"
                 f"{content_img.size[1]} photo; each side must be >= {MIN_SIZE} px (use a larger --size)"
             )
-        self._check_memory(w, h)
+        tiled = [self._tiled(size) for size in sizes]
+        biggest_whole = max([sz for sz, t in zip(sizes, tiled) if not t], default=(0, 0),
+                            key=lambda sz: sz[0] * sz[1])
+        tile_side = min(cfg.tile, max(w, h)) if any(tiled) else 0
+        check_w, check_h = max(biggest_whole[0], tile_side), max(biggest_whole[1], tile_side)
+        self._check_memory(check_w, check_h, tiled=any(tiled))
         content_arr_full = im.to_array(content_img)
         if cfg.preserve_color:
             content_lum = im.luminance_image(content_arr_full)
@@ -238,7 +249,12 @@ class Stylizer:
         init = self._initial_image(cfg.init, content_img_for_net, sizes[0], inputs)
         start = time.perf_counter()
         history: List[Dict[str, float]] = []
-        total_evals = sum(_level_iterations(cfg.iterations, len(sizes), k) for k in range(len(sizes)))
+        level_evals = [
+            len(tl.tile_boxes(lh, lw, cfg.tile, _overlap(cfg.tile))) * cfg.tile_iterations if tiled[k]
+            else _level_iterations(cfg.iterations, len(sizes), k)
+            for k, (lw, lh) in enumerate(sizes)
+        ]
+        total_evals = sum(level_evals)
         bar = ProgressBar(total_evals) if progress else None
         done_before = 0
         x = init
@@ -255,11 +271,24 @@ class Stylizer:
             return im.to_pil(out)
 
         last_saved = {"n": 0}
+        tile_terms: Dict[str, float] = {}
         for level, (lw, lh) in enumerate(sizes):
-            iters = _level_iterations(cfg.iterations, len(sizes), level)
+            iters = level_evals[level]
             content_level = im.to_array(im.resize_to(content_img_for_net, (lw, lh)))[None]
             if x.shape[:2] != (lh, lw):
-                x = tf.image.resize(x[None], (lh, lw), method="bicubic")[0].numpy().clip(0, 255)
+                x = _upsample(x, (lh, lw))
+            if tiled[level]:
+                outcome, tile_terms = self._tiled_level(
+                    x, content_level[0], level, len(sizes), done_before, total_evals, bar, on_step,
+                    (lambda canvas: im.save_image(finish(canvas), output, inputs=inputs))
+                    if save_every else None,
+                )
+                history.extend(outcome.history)
+                done_before += outcome.evaluations
+                x = outcome.image
+                if outcome.interrupted:
+                    break
+                continue
             objective = self._objective(content_level, (lw, lh))
 
             def callback(done, terms, current, _base=done_before, _lvl=level):
@@ -288,7 +317,10 @@ class Stylizer:
         assert outcome is not None
         interrupted = outcome.interrupted
         final_terms = None
-        if not interrupted:
+        if not interrupted and tiled[-1]:
+            # The whole picture never fits one evaluation: its terms as the tiles add them up.
+            final_terms = tile_terms or None
+        elif not interrupted:
             # The loss of the image we return (the best evaluated one), at the final size.
             final_terms = {k: float(v) for k, v in _evaluate(objective, x).items()}
         picture = finish(x)
@@ -309,16 +341,24 @@ class Stylizer:
         )
 
     # -- helpers ---------------------------------------------------------------
-    def _objective(self, content_level: np.ndarray, size: Tuple[int, int]) -> ImageObjective:
-        """The compiled objective for this size (cached: photos of one size share a trace)."""
+    def _objective(
+        self, content_level: np.ndarray, size: Tuple[int, int], style_side: Optional[int] = None
+    ) -> ImageObjective:
+        """The compiled objective for this size (cached: photos of one size share a trace).
+
+        ``style_side`` is the long side of the picture whose style targets apply (a tile
+        takes those of the whole level); by default the size's own.
+        """
         targets = self.loss.content_targets(self.backbone(tf.constant(content_level)))
-        objective = self._objectives.get(size)
+        lw, lh = size
+        style_side = style_side or max(lw, lh)
+        key = (lw, lh, style_side)
+        objective = self._objectives.get(key)
         if objective is None:
-            lw, lh = size
             objective = ImageObjective(
-                self.backbone, self.loss, targets, self.style_grams(max(lw, lh)), (1, lh, lw, 3)
+                self.backbone, self.loss, targets, self.style_grams(style_side), (1, lh, lw, 3)
             )
-            self._objectives[size] = objective
+            self._objectives[key] = objective
         else:
             objective.set_content(targets)
         return objective
@@ -342,16 +382,111 @@ class Stylizer:
             image = im.to_pil(im.luminance_image(im.to_array(image)))
         return im.to_array(im.resize_to(image, (lw, lh)))
 
-    def _check_memory(self, w: int, h: int) -> None:
+    def _tiled(self, size: Tuple[int, int]) -> bool:
+        return bool(self.config.tile) and max(size) > 2 * self.config.tile
+
+    def _tiled_level(self, x, content, level, levels, done_before, total, bar, on_step, save):
+        """Optimize ``x`` (HxWx3, the upsampled picture) tile by tile: block-coordinate
+        descent on the whole picture's loss (see :class:`tf_style.tiles.TileObjective`).
+
+        Returns (OptimizeOutcome for the whole canvas, the final loss terms of the whole
+        picture as the tiles' shares add up)."""
+        cfg = self.config
+        h, w = x.shape[:2]
+        overlap = _overlap(cfg.tile)
+        boxes = tl.tile_boxes(h, w, cfg.tile, overlap)
+        cores = tl.tile_cores(h, w, cfg.tile, overlap)
+        top0, left0, bottom0, right0 = boxes[0]
+        th, tw = bottom0 - top0, right0 - left0
+        key = (tw, th, max(h, w))
+        objective = self._tile_objectives.get(key)
+        if objective is None:
+            crop = content[None, :th, :tw]
+            targets = self.loss.content_targets(self.backbone(tf.constant(crop)))
+            objective = tl.TileObjective(self.backbone, self.loss, targets, self.style_grams(max(h, w)),
+                                         (1, th, tw, 3))
+            self._tile_objectives[key] = objective
+        canvas = x.astype(np.float32).copy()
+
+        def own(k):  # tile k's core, relative to its box
+            (bt, bl, _, _), (ct, cl, cb, cr) = boxes[k], cores[k]
+            return ct - bt, cl - bl, cb - bt, cr - bl
+
+        def sums_of(k):
+            t, l, b, r = boxes[k]
+            return objective.core_sums(canvas[t:b, l:r], own(k))
+
+        # The whole picture's feature sums, kept current as tiles change.
+        parts = [sums_of(k) for k in range(len(boxes))]
+        names = list(parts[0][0])
+        total_sums = {n: tf.add_n([p[0][n] for p in parts]) for n in names}
+        total_counts = {n: sum(p[1][n] for p in parts) for n in names}
+
+        history: List[Dict[str, float]] = []
+        finals: List[Dict[str, float]] = []
+        interrupted = False
+        for k, box in enumerate(boxes):
+            top, left, bottom, right = box
+            fresh = sums_of(k)  # earlier tiles' blend zones reach into this core
+            for n in names:
+                total_sums[n] += fresh[0][n] - parts[k][0][n]
+            parts[k] = fresh
+            rest = {n: total_sums[n] - fresh[0][n] for n in names}
+            rest_counts = {n: total_counts[n] - fresh[1][n] for n in names}
+            ct, cl, cb, cr = cores[k]
+            objective.set_tile(own(k), rest, rest_counts, share=(cb - ct) * (cr - cl) / (h * w))
+            crop = content[None, top:bottom, left:right]
+            objective.set_content(self.loss.content_targets(self.backbone(tf.constant(crop))))
+
+            def callback(done, terms, current, _base=done_before + len(history), _k=k):
+                n = _base + done
+                if bar is not None:
+                    bar.label = f"level {level + 1}/{levels} {w}x{h} tile {_k + 1}/{len(boxes)} "
+                    bar.update(n, terms)
+                if on_step is not None:
+                    on_step(level, levels, n, total, terms)
+
+            start = canvas[top:bottom, left:right].copy()
+            if cfg.optimizer == "lbfgs":
+                outcome = lbfgs(objective, start, cfg.tile_iterations, callback=callback)
+            else:
+                outcome = adam(objective, start, cfg.tile_iterations, learning_rate=cfg.learning_rate,
+                               callback=callback)
+            history.extend(outcome.history)
+            mask = tl.blend_mask(box, boxes)
+            canvas[top:bottom, left:right] = mask * outcome.image + (1.0 - mask) * start
+            fresh = sums_of(k)
+            for n in names:
+                total_sums[n] += fresh[0][n] - parts[k][0][n]
+            parts[k] = fresh
+            if outcome.interrupted:
+                interrupted = True
+                break
+            if outcome.history:  # the terms of the image it returned: the best evaluated
+                finals.append(min(outcome.history, key=lambda t: t["total"]))
+            if save is not None:
+                save(canvas)
+        final: Dict[str, float] = {}
+        if finals:
+            # Content and tv: the tiles' shares add up; style: the whole Gram at the last tile.
+            final = {"content": sum(t["content"] for t in finals), "tv": sum(t["tv"] for t in finals),
+                     "style": finals[-1]["style"]}
+            final["total"] = (self.loss.content_weight * final["content"] + self.loss.style_weight
+                              * final["style"] + self.loss.tv_weight * final["tv"])
+        return OptimizeOutcome(canvas, history, len(history), interrupted), final
+
+    def _check_memory(self, w: int, h: int, *, tiled: bool = False) -> None:
         name = self.backbone.name if self.backbone.name in ("vgg19", "vgg16", "vgg16-hed") else None
         if name is None:
             return
         need = bb.estimate_memory_bytes(name, self.content_layers + self.style_layers, h, w)
         avail = _available_memory()
         if avail is not None and need > avail:
+            hint = "use a smaller --size or --tile" if tiled else \
+                "use a smaller --size, or tiles (--tile 512) for a large picture"
             raise MemoryBudgetError(
-                f"size: a {w}x{h} run needs about {need / 2**30:.1f} GiB but only "
-                f"{avail / 2**30:.1f} GiB is available; use a smaller --size"
+                f"size: a {w}x{h} {'tile' if tiled else 'run'} needs about {need / 2**30:.1f} GiB "
+                f"but only {avail / 2**30:.1f} GiB is available; {hint}"
             )
 
 
@@ -359,6 +494,20 @@ def _evaluate(objective: ImageObjective, x: np.ndarray) -> Dict[str, tf.Tensor]:
     objective.image.assign(x[None].astype(np.float32))
     terms, _ = objective.evaluate()
     return terms
+
+
+def _overlap(tile: int) -> int:
+    """Pixels by which neighbouring tiles overlap: the blend zone."""
+    return max(8, tile // 8)
+
+
+def _upsample(x: np.ndarray, hw: Tuple[int, int]) -> np.ndarray:
+    """Bicubic upsampling of HxWx3, in horizontal bands so a 4000 px canvas needs no
+    more than a band's worth of temporary memory."""
+    h, w = hw
+    if h * w <= 4_000_000:
+        return tf.image.resize(x[None], hw, method="bicubic")[0].numpy().clip(0, 255)
+    return im.to_array(im.resize_to(im.to_pil(x), (w, h)))
 
 
 def _level_iterations(iterations: int, levels: int, level: int) -> int:

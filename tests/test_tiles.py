@@ -1,0 +1,152 @@
+"""Tiled high-resolution transfer: tiles cover the picture, seams blend, Grams are whole."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tf_style import backbones as bb
+from tf_style import tiles as tl
+from tf_style.config import StylizeConfig
+from tf_style.errors import OptionError
+from tf_style.losses import gram_matrix
+from tf_style.transfer import Stylizer, _overlap
+
+LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1")
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return bb.tiny_backbone(LAYERS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 700), st.integers(1, 700), st.integers(16, 300), st.integers(0, 15))
+def test_boxes_cover_the_picture_and_overlap(height, width, tile, overlap):
+    boxes = tl.tile_boxes(height, width, tile, overlap)
+    covered = np.zeros((height, width), np.int32)
+    for top, left, bottom, right in boxes:
+        assert (bottom - top, right - left) == (min(tile, height), min(tile, width))  # one shape
+        assert 0 <= top < bottom <= height and 0 <= left < right <= width
+        covered[top:bottom, left:right] += 1
+    assert covered.min() >= 1  # every pixel in some tile
+    for starts, length in ((tl.axis_starts(height, tile, overlap), height),
+                           (tl.axis_starts(width, tile, overlap), width)):
+        t = min(tile, length)
+        assert starts == sorted(starts) and starts[0] == 0 and starts[-1] == length - t
+        for a, b in zip(starts, starts[1:]):
+            assert a + t - b >= overlap  # neighbours overlap by at least `overlap`
+        cores = tl.core_cuts(starts, tile, length)
+        assert cores[0][0] == 0 and cores[-1][1] == length
+        assert all(c[1] == d[0] for c, d in zip(cores, cores[1:]))  # a partition
+
+
+def test_bad_tile_sizes():
+    with pytest.raises(ValueError, match="overlap"):
+        tl.axis_starts(100, 16, 16)
+    for bad in (10, -1, True, 1.5, 9000):
+        with pytest.raises(OptionError, match=r"tile: expected 0 .* got"):
+            StylizeConfig(tile=bad)
+    with pytest.raises(OptionError, match="tile_iterations"):
+        StylizeConfig(tile_iterations=0)
+
+
+@pytest.mark.parametrize("hw", [(300, 460), (64, 64), (130, 70)])
+def test_blend_masks_write_every_pixel_fully(hw):
+    """Tiles that all return the same picture leave exactly that picture: no pixel is
+    missed or weighted twice, and each tile's top/left edge pixels get weight ~0."""
+    h, w = hw
+    boxes = tl.tile_boxes(h, w, 64, 8)
+    target = np.random.default_rng(0).uniform(0, 255, (h, w, 3)).astype(np.float32)
+    canvas = np.zeros_like(target)
+    for box in boxes:
+        top, left, bottom, right = box
+        mask = tl.blend_mask(box, boxes)
+        assert mask.shape == (bottom - top, right - left, 1) and 0 < mask.min() and mask.max() == 1
+        if top > 0:
+            assert mask[0].max() < 0.1
+        if left > 0:
+            assert mask[:, 0].max() < 0.1
+        canvas[top:bottom, left:right] = mask * target[top:bottom, left:right] + (1 - mask) * canvas[top:bottom, left:right]
+    np.testing.assert_allclose(canvas, target, rtol=1e-5, atol=1e-3)
+
+
+def test_tiled_grams_equal_the_whole_image_grams(tiny):
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:150, 0:200]
+    image = (np.stack([xx, yy, (xx + yy) / 2], -1) * 0.8 + rng.uniform(0, 60, (150, 200, 3))).astype(np.float32)
+    whole = {k: gram_matrix(v) for k, v in tiny(tf.constant(image[None])).items()}
+    tiled = tl.tiled_grams(tiny, image, LAYERS, 64, 16)
+    for name in LAYERS:
+        a, b = whole[name].numpy(), tiled[name].numpy()
+        assert b.shape == a.shape
+        assert np.abs(a - b).max() / np.abs(a).max() < 0.03, name
+
+
+def _photo(w=320, h=240, seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([xx * 255 / w, yy * 255 / h, 128 + 60 * np.sin(xx / 9.0)], -1)
+    return (base * 0.8 + rng.uniform(0, 40, (h, w, 3))).clip(0, 255).astype(np.uint8)
+
+
+def _painting(w=120, h=120, seed=1):
+    rng = np.random.default_rng(seed)
+    stripes = (np.sin(np.arange(w) / 1.5)[None, :, None] * 120 + 128) * np.array([1.0, 0.3, 0.6])
+    return (np.broadcast_to(stripes, (h, w, 3)) + rng.normal(0, 10, (h, w, 3))).clip(0, 255).astype(np.uint8)
+
+
+OPTIONS = dict(size=320, pyramid=2, iterations=20, tile_iterations=20, style_weight=5.0, tv_weight=0.0,
+               content_layers=("block2_conv1",), style_layers=LAYERS)
+
+
+def test_tiled_run_stylizes_without_seams(tiny):
+    """A 320x240 picture in 96 px tiles: the style loss falls in every tile, and pixel
+    differences across the blend zones are like those anywhere else."""
+    stylizer = Stylizer(_painting(), backbone=tiny, tile=96, **OPTIONS)
+    steps = []
+    result = stylizer.stylize(_photo(), on_step=lambda *a: steps.append(a))
+    assert result.image.size == (320, 240)
+    assert result.sizes == [(160, 120), (320, 240)]
+    boxes = tl.tile_boxes(240, 320, 96, _overlap(96))
+    assert len(boxes) == 4 * 3
+    # level 1 (whole, 160 px <= 2 x 96): 40 evaluations; level 2: 20 per tile
+    assert result.iterations == 40 + 20 * len(boxes) == steps[-1][3]
+    tiles = result.history[40:]
+    for k in range(len(boxes)):
+        first, best = tiles[20 * k], min(tiles[20 * k : 20 * k + 20], key=lambda t: t["total"])
+        # Each tile lowers the whole picture's loss (block-coordinate descent).
+        assert best["total"] < first["total"], (k, first, best)
+    # The whole picture's style term (each tile sees the Gram of the whole picture).
+    assert result.final_terms["style"] < 0.7 * tiles[0]["style"], (tiles[0], result.final_terms)
+
+    out = np.asarray(result.image, np.float32)
+    dx = np.abs(np.diff(out, axis=1)).mean(axis=(0, 2))  # per column boundary
+    dy = np.abs(np.diff(out, axis=0)).mean(axis=(1, 2))  # per row boundary
+    seam_cols = {left + c for (_, left, _, _) in boxes if left for c in range(-1, _overlap(96))}
+    seam_rows = {top + r for (top, _, _, _) in boxes if top for r in range(-1, _overlap(96))}
+    inside_x = np.median([v for c, v in enumerate(dx) if c not in seam_cols])
+    inside_y = np.median([v for r, v in enumerate(dy) if r not in seam_rows])
+    assert max(dx[c] for c in seam_cols if c < len(dx)) < 1.5 * inside_x + 1.0
+    assert max(dy[r] for r in seam_rows if r < len(dy)) < 1.5 * inside_y + 1.0
+
+
+def test_tiled_and_whole_runs_reach_a_similar_loss(tiny):
+    """Judged by the same whole-picture objective, tiles get close to a whole-image run."""
+    whole = Stylizer(_painting(), backbone=tiny, tile=0, **OPTIONS)
+    tiled = Stylizer(_painting(), backbone=tiny, tile=96, **OPTIONS)
+    photo = _photo()
+    a = whole.stylize(photo)
+    b = tiled.stylize(photo)
+    objective = whole._objective(np.asarray(photo, np.float32)[None], (320, 240))
+
+    def loss(picture, term="total"):
+        objective.image.assign(np.asarray(picture, np.float32)[None])
+        return float(objective.evaluate()[0][term])
+
+    start, whole_loss, tiled_loss = loss(photo), loss(a.image), loss(b.image)
+    assert whole_loss < 0.7 * start and tiled_loss < 0.7 * start, (start, whole_loss, tiled_loss)
+    assert tiled_loss < 1.5 * whole_loss, (start, whole_loss, tiled_loss)

@@ -1,0 +1,210 @@
+"""Tiles for pictures larger than memory allows: boxes, blend masks, whole-image Grams.
+
+A high-resolution level is optimized tile by tile (square tiles overlapping their
+neighbours), in raster order, each tile starting from the canvas as the tiles before it
+left it. Every tile matches the Gram targets of the *whole* style image, not of a crop,
+so all tiles aim at the same style statistics. A tile is written back through a mask that
+ramps from 0 to 1 across its overlap with the tiles above and to its left (already
+written), so each seam fades from one tile's pixels into the next one's and the edge
+pixels of a tile (where the backbone's zero padding distorts the features) never show.
+
+Example:
+    >>> tile_boxes(100, 160, 64, 16)[:3]
+    [(0, 0, 64, 64), (0, 48, 64, 112), (0, 96, 64, 160)]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Dict, List, Mapping, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from tf_style.optimize import ImageObjective
+
+__all__ = ["Box", "axis_starts", "tile_boxes", "blend_mask", "core_cuts", "tile_cores", "tiled_grams",
+           "TileObjective"]
+
+#: (top, left, bottom, right), bottom/right exclusive.
+Box = Tuple[int, int, int, int]
+
+
+def axis_starts(length: int, tile: int, overlap: int) -> List[int]:
+    """Start offsets of tiles of ``min(tile, length)`` px covering ``length``, spread evenly,
+    neighbours overlapping by at least ``overlap`` px.
+
+    >>> axis_starts(160, 64, 16)
+    [0, 48, 96]
+    """
+    if tile <= overlap:
+        raise ValueError(f"tile ({tile}) must be larger than overlap ({overlap})")
+    t = min(tile, length)
+    if length <= t:
+        return [0]
+    count = math.ceil((length - overlap) / (t - overlap))
+    # Spread evenly: spacing (length - t) / (count - 1) <= t - overlap by the choice of count.
+    return [round(i * (length - t) / (count - 1)) for i in range(count)]
+
+
+def tile_boxes(height: int, width: int, tile: int, overlap: int) -> List[Box]:
+    """Boxes of one size covering ``height x width`` in raster order (rows top to bottom).
+
+    All boxes have the same shape, so one compiled objective serves every tile.
+    """
+    th, tw = min(tile, height), min(tile, width)
+    return [
+        (top, left, top + th, left + tw)
+        for top in axis_starts(height, tile, overlap)
+        for left in axis_starts(width, tile, overlap)
+    ]
+
+
+def blend_mask(box: Box, boxes: Sequence[Box]) -> np.ndarray:
+    """float32 [h, w, 1]: 1 where ``box`` owns its pixels, ramping from 0 at its top/left
+    edge to 1 across its overlap with the boxes before it in ``boxes`` (raster order)."""
+    top, left, bottom, right = box
+    index = boxes.index(box)
+    earlier = boxes[:index]
+    # Overlap with the tile to the left (same row) and with the row above.
+    left_ov = max((r - left for (t, l, b, r) in earlier if t == top and l < left), default=0)
+    top_ov = max((b - top for (t, l, b, r) in earlier if t < top), default=0)
+
+    def ramp(n: int, ov: int) -> np.ndarray:
+        a = np.ones(n, np.float32)
+        if ov > 0:
+            a[:ov] = (np.arange(ov, dtype=np.float32) + 0.5) / ov
+        return a
+
+    mask = ramp(bottom - top, top_ov)[:, None] * ramp(right - left, left_ov)[None, :]
+    return mask[..., None]
+
+
+def core_cuts(starts: Sequence[int], tile: int, length: int) -> List[Tuple[int, int]]:
+    """Split ``[0, length)`` into one core per tile, cutting in the middle of each overlap,
+    so the cores partition the axis and stay as far as possible from tile edges.
+
+    >>> core_cuts([0, 48, 96], 64, 160)
+    [(0, 56), (56, 104), (104, 160)]
+    """
+    t = min(tile, length)
+    cuts = [0] + [(starts[i + 1] + starts[i] + t) // 2 for i in range(len(starts) - 1)] + [length]
+    return [(cuts[i], cuts[i + 1]) for i in range(len(starts))]
+
+
+def tile_cores(height: int, width: int, tile: int, overlap: int) -> List[Box]:
+    """The core of each box of :func:`tile_boxes` (same order): a partition of the picture."""
+    ys, xs = axis_starts(height, tile, overlap), axis_starts(width, tile, overlap)
+    rows, cols = core_cuts(ys, tile, height), core_cuts(xs, tile, width)
+    return [(r0, c0, r1, c1) for (r0, r1) in rows for (c0, c1) in cols]
+
+
+def tiled_grams(
+    features: Callable[[tf.Tensor], Mapping[str, tf.Tensor]],
+    image: np.ndarray,
+    layers: Sequence[str],
+    tile: int,
+    overlap: int,
+) -> Dict[str, tf.Tensor]:
+    """Gram matrices ``[1, C, C]`` (normalized by positions) of the whole ``image`` (HxWx3),
+    computed tile by tile: each tile contributes the positions of its core only, so
+    every position counts once and none sits near a tile edge (where padding distorts).
+
+    Equals the whole-image Gram up to what the cores' distance from the tile edges
+    (``overlap / 2``) leaves of the backbone's receptive field.
+    """
+    h, w = image.shape[:2]
+    ys, xs = axis_starts(h, tile, overlap), axis_starts(w, tile, overlap)
+    th, tw = min(tile, h), min(tile, w)
+    sums: Dict[str, tf.Tensor] = {}
+    counts: Dict[str, int] = {}
+    for (top, c_top, c_bottom) in [(y, a, b) for y, (a, b) in zip(ys, core_cuts(ys, tile, h))]:
+        for (left, c_left, c_right) in [(x, a, b) for x, (a, b) in zip(xs, core_cuts(xs, tile, w))]:
+            crop = tf.constant(image[None, top : top + th, left : left + tw].astype(np.float32))
+            maps = features(crop)
+            for name in layers:
+                f = tf.cast(maps[name], tf.float32)
+                fh, fw = int(f.shape[1]), int(f.shape[2])
+                # Core in this layer's grid (each pooling halves the grid).
+                y0, y1 = (c_top - top) * fh // th, (c_bottom - top) * fh // th
+                x0, x1 = (c_left - left) * fw // tw, (c_right - left) * fw // tw
+                core = f[0, y0:y1, x0:x1]
+                flat = tf.reshape(core, [-1, f.shape[-1]])
+                g = tf.matmul(flat, flat, transpose_a=True)
+                sums[name] = sums[name] + g if name in sums else g
+                counts[name] = counts.get(name, 0) + int(flat.shape[0])
+    return {name: (sums[name] / max(1, counts[name]))[None] for name in layers}
+
+
+def _core_in_grid(core: Box, tile_hw: Tuple[int, int], grid_hw: Tuple[int, int]) -> Box:
+    """A pixel box inside a tile -> the same box in a layer's (pooled) grid."""
+    (y0, x0, y1, x1), (th, tw), (fh, fw) = core, tile_hw, grid_hw
+    return y0 * fh // th, x0 * fw // tw, y1 * fh // th, x1 * fw // tw
+
+
+class TileObjective(ImageObjective):
+    """The whole picture's loss, as a function of one tile's pixels (the rest held fixed).
+
+    The style term uses the Gram matrix of the *whole* picture: the feature sums of
+    every other tile's core (``set_tile``'s ``rest``) plus those of this tile's core,
+    computed in the graph. Content and total variation are this tile's share of the
+    whole picture's (``share`` = core pixels / picture pixels). Optimizing the tiles in
+    turn is then block-coordinate descent on the full-resolution objective, with the
+    memory of one tile.
+
+    Example:
+        >>> obj = TileObjective(backbone, loss, content, grams, (1, 512, 512, 3))  # doctest: +SKIP
+        >>> obj.set_tile(core, rest_sums, rest_counts, share=0.02)  # doctest: +SKIP
+    """
+
+    def __init__(self, backbone, loss, content_targets, style_grams, shape) -> None:
+        super().__init__(backbone, loss, content_targets, style_grams, shape)
+        probe = backbone(tf.zeros(self.shape))
+        self._grid = {n: (int(probe[n].shape[1]), int(probe[n].shape[2])) for n in loss.style_layers}
+        channels = {n: int(probe[n].shape[-1]) for n in loss.style_layers}
+        self._rest = {n: tf.Variable(tf.zeros([c, c]), trainable=False) for n, c in channels.items()}
+        self._rest_count = {n: tf.Variable(0.0, trainable=False) for n in channels}
+        self._mask = {n: tf.Variable(tf.zeros([*self._grid[n], 1]), trainable=False) for n in channels}
+        self._share = tf.Variable(1.0, trainable=False)
+
+    def core_sums(self, tile: np.ndarray, core: Box) -> Tuple[Dict[str, tf.Tensor], Dict[str, float]]:
+        """(``F^T F`` summed over ``core``, positions counted) per style layer, for ``tile``
+        (h x w x 3 pixels); ``core`` is (top, left, bottom, right) inside the tile."""
+        maps = self._backbone(tf.constant(tile[None].astype(np.float32)))
+        sums, counts = {}, {}
+        for n, grid in self._grid.items():
+            y0, x0, y1, x1 = _core_in_grid(core, self.shape[1:3], grid)
+            flat = tf.reshape(tf.cast(maps[n], tf.float32)[0, y0:y1, x0:x1], [-1, maps[n].shape[-1]])
+            sums[n] = tf.matmul(flat, flat, transpose_a=True)
+            counts[n] = float(flat.shape[0])
+        return sums, counts
+
+    def set_tile(self, core: Box, rest: Mapping[str, tf.Tensor], rest_counts: Mapping[str, float],
+                 share: float) -> None:
+        """Which part of the tile is its own (``core``), and the rest of the picture."""
+        for n, grid in self._grid.items():
+            y0, x0, y1, x1 = _core_in_grid(core, self.shape[1:3], grid)
+            mask = np.zeros((*grid, 1), np.float32)
+            mask[y0:y1, x0:x1] = 1.0
+            self._mask[n].assign(mask)
+            self._rest[n].assign(rest[n])
+            self._rest_count[n].assign(rest_counts[n])
+        self._share.assign(share)
+
+    def _loss_and_grad(self):
+        loss = self._loss
+        with tf.GradientTape() as tape:
+            maps = self._backbone(self.image)
+            grams = {}
+            for n in loss.style_layers:
+                f = tf.cast(maps[n], tf.float32)[0]
+                own = tf.einsum("hwc,hwd->cd", f * self._mask[n], f)
+                count = self._rest_count[n] + tf.reduce_sum(self._mask[n])
+                grams[n] = ((self._rest[n] + own) / count)[None]
+            _, terms = loss(maps, self.image, self._content, self._style, grams=grams)
+            share = self._share
+            terms = dict(terms, content=terms["content"] * share, tv=terms["tv"] * share)
+            terms["total"] = (loss.content_weight * terms["content"] + loss.style_weight * terms["style"]
+                              + loss.tv_weight * terms["tv"])
+        grad = tape.gradient(terms["total"], self.image)
+        return terms, grad
