@@ -34,6 +34,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("out", metavar="OUT_DIR",
                         help="SavedModel directory (for TF Serving: BASE/1)")
     parser.add_argument("--force", action="store_true", help="replace an existing SavedModel")
+    parser.add_argument("--max-pixels", type=int, default=16_777_216, metavar="N",
+                        help="largest image serve_image_bytes decodes, checked from its header "
+                             "(default 16777216 = 4096x4096)")
+    parser.add_argument("--trust-model-code", action="store_true",
+                        help="load a model holding Python code (Lambda layers); runs that code")
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:
@@ -44,7 +49,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     try:
         ex.check_export_path(args.out, force=args.force, directory=True)
-        path = ex.save_saved_model(ex.load_keras_model(args.model), args.out, force=args.force)
+        model = ex.load_keras_model(args.model, trust_code=args.trust_model_code)
+        path = ex.save_saved_model(model, args.out, force=args.force, max_pixels=args.max_pixels)
     except TfStyleError as err:
         print(f"saved_model.py: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2

@@ -52,6 +52,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--calibration", nargs="+", metavar="PHOTO",
                         help="real photos (files or folders) for --quantize int8")
     parser.add_argument("--force", action="store_true", help="replace an existing file")
+    parser.add_argument("--trust-model-code", action="store_true",
+                        help="load a model holding Python code (Lambda layers); runs that code")
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:
@@ -68,7 +70,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             photos = ex.image_files(args.calibration, option="--calibration")
         size = ex.check_input_size(args.size)
         ex.check_export_path(args.out, force=args.force)
-        model = ex.load_keras_model(args.model)
+        model = ex.load_keras_model(args.model, trust_code=args.trust_model_code)
         flatbuffer = ex.convert_tflite(model, args.quantize, size, photos)
         path = ex.save_tflite(flatbuffer, args.out, force=args.force)
     except TfStyleError as err:

@@ -27,7 +27,7 @@ from tf_style import backbones as bb
 from tf_style import export as ex
 from tf_style import tfimage
 from tf_style.cli import main
-from tf_style.errors import ImageSizeError, TfStyleError
+from tf_style.errors import ImageSizeError, OptionError, TfStyleError
 from tf_style.image import read_image
 from tf_style.networks import StyleTransformer
 from tf_style.train import scan_data
@@ -350,3 +350,18 @@ def test_exif_orientation_in_graph_matches_pillow(orientation, tmp_path):
         got = tfimage.decode_image_bytes(data).numpy().astype(np.float32)
         assert got.shape == want.shape
         assert np.abs(got - want).mean() < 3.0
+
+
+def test_serving_max_pixels_is_configurable(tmp_path, capsys):
+    images = keras.Input((None, None, 3))
+    model = keras.Model(images, keras.layers.Identity()(images))
+    path = ex.save_saved_model(model, tmp_path / "1", max_pixels=1024)
+    serve = tf.saved_model.load(str(path)).signatures["serve_image_bytes"]
+    small, large = (tf.io.encode_png(tf.zeros([h, h, 3], tf.uint8)) for h in (32, 33))
+    assert serve(image_bytes=tf.stack([small]))["png_bytes"].shape == (1,)  # 32 x 32 = 1024
+    with pytest.raises(tf.errors.InvalidArgumentError, match="claims more than 1024 pixels"):
+        serve(image_bytes=tf.stack([large]))
+    for bad in (0, 255, True, 2.5):
+        with pytest.raises(OptionError, match="max_pixels"):
+            ex.save_saved_model(model, tmp_path / "2", max_pixels=bad)
+    assert not (tmp_path / "2").exists()

@@ -363,6 +363,9 @@ def _add_export(sub) -> None:
     p.add_argument("--calibration", nargs="+", metavar="IMAGE",
                    help="real photos (files or folders) to calibrate --quantize int8")
     p.add_argument("--force", action="store_true", help="replace existing outputs")
+    p.add_argument("--max-pixels", type=_int, default=16_777_216, metavar="N",
+                   help="largest image the SavedModel's serve_image_bytes decodes, checked from its "
+                        "header (default 16777216 = 4096x4096)")
     p.add_argument("--trust-model-code", action="store_true",
                    help="load a .keras model that holds Python code (Lambda layers); runs that code")
     p.add_argument("--json", action="store_true", help="print one JSON object with the outputs")
@@ -395,7 +398,7 @@ def _cmd_export(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     model = ex.load_keras_model(args.model, trust_code=args.trust_model_code)
     result: Dict[str, object] = {"model": args.model}
     if args.saved_model:
-        path = ex.save_saved_model(model, args.saved_model, force=args.force)
+        path = ex.save_saved_model(model, args.saved_model, force=args.force, max_pixels=args.max_pixels)
         result.update(saved_model=str(path), signatures=list(ex.SIGNATURES))
         log(f"wrote SavedModel {path} (signatures {', '.join(ex.SIGNATURES)})")
     if args.tflite:
