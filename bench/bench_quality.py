@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     from tf_style import image as im
     from tf_style.config import StylizeConfig
     from tf_style.losses import PerceptualLoss
-    from tf_style.optimize import ImageObjective, lbfgs
+    from tf_style.optimize import lbfgs
     from tf_style.transfer import Stylizer
 
     cfg = StylizeConfig(size=args.size, backbone=args.backbone)

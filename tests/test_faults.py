@@ -13,6 +13,7 @@ test_export.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -34,19 +35,27 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "images"
 ERROR_PREFIX = "tf-style: error: "
 
 
+@contextlib.contextmanager
+def _tmpfs(folder: Path, options: str):
+    """``folder`` as a tmpfs mounted with ``options`` for the block; skips where mounting is
+    not allowed."""
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
 @pytest.fixture
 def disk(tmp_path):
     """A 4 MiB tmpfs at ``tmp_path / "disk"``; ``fill(disk)`` then leaves ``slack`` bytes free."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
+    with _tmpfs(mount, "size=4m"):
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def fill(folder: Path, slack: int = 0) -> Path:
@@ -218,14 +227,8 @@ def locked(request, tmp_path):
         yield folder
         folder.chmod(0o755)
         return
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
+    with _tmpfs(folder, "ro,size=1m"):
         yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def test_unwritable_output_folder_every_writer(locked, model_path, tmp_path, capsys):

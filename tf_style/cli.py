@@ -88,6 +88,8 @@ def _add_stylize(sub) -> None:
                         f"memory allows; 0 = never (default {D.tile})")
     p.add_argument("--tile-iterations", type=_int, default=D.tile_iterations, metavar="N",
                    help=f"loss evaluations per tile (default {D.tile_iterations})")
+    p.add_argument("--dtype", default=D.dtype,
+                   help="float32 (default) or bfloat16 convolutions (fast only with native bfloat16)")
     p.add_argument("--save-every", type=_int, default=0, metavar="N",
                    help="write the current picture to OUT every N evaluations")
     p.add_argument("--plot", default=None, metavar="PATH",
@@ -107,7 +109,7 @@ def _cmd_stylize(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         style_weight=args.style_weight, tv_weight=args.tv_weight, style_scale=args.style_scale,
         init=args.init, preserve_color=args.preserve_color, backbone=args.backbone,
         weights=args.weights, pooling=args.pooling, seed=args.seed, tile=args.tile,
-        tile_iterations=args.tile_iterations,
+        tile_iterations=args.tile_iterations, dtype=args.dtype,
     )
     if args.content_layers:
         options["content_layers"] = tuple(args.content_layers)

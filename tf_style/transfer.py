@@ -155,6 +155,7 @@ class Stylizer:
                 self.content_layers + self.style_layers,
                 pooling=config.pooling,
                 weights=config.weights,
+                dtype=config.dtype,
             )
         else:
             self.content_layers = backbone.check_layers(config.content_layers, option="content_layers")
@@ -479,7 +480,8 @@ class Stylizer:
         name = self.backbone.name if self.backbone.name in ("vgg19", "vgg16", "vgg16-hed") else None
         if name is None:
             return
-        need = bb.estimate_memory_bytes(name, self.content_layers + self.style_layers, h, w)
+        need = bb.estimate_memory_bytes(name, self.content_layers + self.style_layers, h, w,
+                                        dtype=self.backbone.dtype)
         avail = _available_memory()
         if avail is not None and need > avail:
             hint = "use a smaller --size or --tile" if tiled else \
