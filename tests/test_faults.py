@@ -253,3 +253,25 @@ def test_unwritable_output_folder_every_writer(locked, model_path, tmp_path, cap
         assert "not writable" in line, (what, line)
         assert not target.exists(), what
     assert list(locked.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_nothing_written_outside_the_requested_outputs(model_path, tmp_path):
+    """Each command, run in an empty folder with an empty TMPDIR, leaves exactly its output
+    there (the TFLite conversion's temporary SavedModel is removed from TMPDIR)."""
+    work, tmp, out = tmp_path / "cwd", tmp_path / "tmp", tmp_path / "out"
+    for folder in (work, tmp, out):
+        folder.mkdir()
+    photo = _photo(tmp_path)
+    env = dict(os.environ, TMPDIR=str(tmp), TF_CPP_MIN_LOG_LEVEL="3")
+    commands = [
+        (["apply", model_path, photo, "-o", out / "a.png"], ["a.png"]),
+        (["export", model_path, "--tflite", out / "m.tflite", "--size", "32"], ["a.png", "m.tflite"]),
+        (["export", model_path, "--saved-model", out / "sm"], ["a.png", "m.tflite", "sm"]),
+    ]
+    for argv, expected in commands:
+        done = subprocess.run([sys.executable, "-m", "tf_style", *map(str, argv), "--quiet"], cwd=work,
+                              env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert sorted(p.name for p in out.iterdir()) == expected
+        assert list(work.iterdir()) == [] and list(tmp.iterdir()) == [], (argv, list(tmp.iterdir()))
