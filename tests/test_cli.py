@@ -325,7 +325,8 @@ BAD_INPUTS = [
     # environment
     _case("backbone-vgg19-not-cached", ("--backbone", "vgg19"),
           ["vgg19", "not available", "--weights", "--backbone vgg16-hed"]),
-    _case("memory-refused", ("--size", "8192"), ["smaller --size", r"\b8192x6144\b"], marks=pytest.mark.slow),
+    _case("memory-refused", ("--size", "8192", "--tile", "0"), ["smaller --size", r"\b8192x6144\b", "--tile"],
+          marks=pytest.mark.slow),
 ]
 
 

@@ -150,3 +150,27 @@ def test_tiled_and_whole_runs_reach_a_similar_loss(tiny):
     start, whole_loss, tiled_loss = loss(photo), loss(a.image), loss(b.image)
     assert whole_loss < 0.7 * start and tiled_loss < 0.7 * start, (start, whole_loss, tiled_loss)
     assert tiled_loss < 1.5 * whole_loss, (start, whole_loss, tiled_loss)
+
+
+@pytest.mark.slow
+def test_tiles_lift_the_memory_refusal(monkeypatch):
+    """With 8 GiB available an untiled 8192 px run is refused; with tiles the same run
+    passes the memory check, which then sizes one 512 px tile, and starts its tiles."""
+    from tf_style import transfer
+    from tf_style.errors import MemoryBudgetError
+
+    class Started(Exception):
+        pass
+
+    def started(*args, **kwargs):
+        raise Started
+
+    monkeypatch.setattr(transfer, "_available_memory", lambda: 8 * 2**30)
+    monkeypatch.setattr(transfer.Stylizer, "_tiled_level", started)
+    photo = np.zeros((300, 400, 3), np.uint8)
+    untiled = Stylizer(_painting(), backbone="vgg16-hed", size=8192, tile=0)
+    with pytest.raises(MemoryBudgetError, match=r"8192x6144 run .*--tile"):
+        untiled.stylize(photo)
+    tiled = Stylizer(_painting(), backbone="vgg16-hed", size=8192, pyramid=1, tile=512)
+    with pytest.raises(Started):
+        tiled.stylize(photo)
