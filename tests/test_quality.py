@@ -31,12 +31,15 @@ def _gram_distance(backbone, a, b):
     return out / len(bb.DEFAULT_STYLE_LAYERS)
 
 
-@pytest.mark.parametrize("optimizer, iterations, factor", [("lbfgs", 40, 20.0), ("adam", 80, 5.0)])
+@pytest.mark.parametrize("optimizer, iterations, factor", [("lbfgs", 40, 15.0), ("adam", 80, 5.0)])
 def test_style_transfers_with_both_optimizers(hed, optimizer, iterations, factor):
     s = Stylizer(STYLE, backbone=hed, size=128, iterations=iterations, pyramid=1, optimizer=optimizer)
     r = s.stylize(CONTENT)
     assert r.image.size == (128, 96)
+    # L-BFGS: 19.8x since its objective is scaled (it now trades a little more content for a
+    # lower total, 2.76 -> 0.50); 15x leaves room for other CPUs' rounding.
     assert r.final_terms["style"] < r.history[0]["style"] / factor, (r.history[0], r.final_terms)
+    assert r.final_terms["total"] < 0.3 * r.history[0]["total"], (r.history[0], r.final_terms)
     # The content is still there: far closer to the photo than the painting is.
     photo = im.resize_to(im.read_image(CONTENT), r.image.size)
     painting = im.resize_to(im.read_image(STYLE), r.image.size)
