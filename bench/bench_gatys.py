@@ -1,11 +1,16 @@
 """Gatys optimization benchmark: per-step time and peak memory against the FLOP floor.
 
     python3 bench/bench_gatys.py [--sizes 256,512,1024] [--backbone vgg16-hed] [--repeats 3]
+                                 [--grads forward,tf]
 
-Each (size, optimizer, dtype) runs in a fresh subprocess so its peak RSS is its own. The
-floor is the convolution FLOPs of the layers actually run (forward, plus the same again for
-the gradient with respect to the image) divided by the 3x3-convolution throughput measured by
-this script in the same run, for float32 and bfloat16.
+Each (size, optimizer, dtype, input gradient) runs in a fresh subprocess so its peak RSS is
+its own. The floor is the convolution FLOPs of the layers actually run (forward, plus the
+same again for the gradient with respect to the image) divided by the 3x3-convolution
+throughput measured by this script in the same run, for float32 and bfloat16.
+
+``--grads``: how the convolutions' input gradient is computed: ``forward`` (a forward
+convolution with the rotated kernel, tf-style's choice where TensorFlow's own kernel is
+slow), ``tf`` (TensorFlow's ``Conv2DBackpropInput``), ``auto`` (what tf-style picks here).
 """
 
 from __future__ import annotations
@@ -57,11 +62,14 @@ def step_flops(model, height: int, width: int) -> float:
     return 2.0 * total
 
 
-def worker(size: int, optimizer: str, dtype: str, backbone: str, repeats: int) -> dict:
+def worker(size: int, optimizer: str, dtype: str, grad: str, backbone: str, repeats: int) -> dict:
     import numpy as np
     import tensorflow as tf
 
     from tf_style import backbones as bb
+
+    if grad != "auto":
+        bb.native_input_grad_is_slow = lambda: grad == "forward"
     from tf_style.losses import PerceptualLoss
     from tf_style.optimize import ImageObjective, adam, lbfgs
 
@@ -81,6 +89,7 @@ def worker(size: int, optimizer: str, dtype: str, backbone: str, repeats: int) -
         "size": f"{w}x{h}",
         "optimizer": optimizer,
         "dtype": dtype,
+        "grad": grad,
         "s_per_step": per_step,
         "gflop_per_step": step_flops(b.model, h, w) / 1e9,
         "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
@@ -94,31 +103,34 @@ def main(argv=None) -> int:
     p.add_argument("--dtypes", default="float32,bfloat16")
     p.add_argument("--backbone", default="vgg16-hed")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--grads", default="forward,tf")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        size, opt, dtype = args.worker.split(":")
-        print(json.dumps(worker(int(size), opt, dtype, args.backbone, args.repeats)))
+        size, opt, dtype, grad = args.worker.split(":")
+        print(json.dumps(worker(int(size), opt, dtype, grad, args.backbone, args.repeats)))
         return 0
     tput = {d: conv_throughput(d) for d in args.dtypes.split(",")}
     print("3x3 conv throughput: " + ", ".join(f"{d} {g:.0f} GFLOP/s" for d, g in tput.items()))
     print(f"backbone {args.backbone}; threads: TensorFlow default; {os.cpu_count()} CPUs\n")
-    print("| size | optimizer | dtype | s/step | GFLOP/step | floor s | x floor | peak RSS GiB |")
-    print("| --- | --- | --- | --: | --: | --: | --: | --: |")
+    print("| size | optimizer | dtype | input grad | s/step | GFLOP/step | floor s | x floor | peak RSS GiB |")
+    print("| --- | --- | --- | --- | --: | --: | --: | --: | --: |")
     for size in args.sizes.split(","):
         for opt in args.optimizers.split(","):
             for dtype in args.dtypes.split(","):
-                cmd = [sys.executable, __file__, "--worker", f"{size}:{opt}:{dtype}",
-                       "--backbone", args.backbone, "--repeats", str(args.repeats)]
-                res = subprocess.run(cmd, capture_output=True, text=True)
-                if res.returncode != 0:
-                    tail = (res.stderr.strip().splitlines() or ["?"])[-1]
-                    print(f"| {size} | {opt} | {dtype} | failed: {tail[:80]} | | | | |")
-                    continue
-                r = json.loads(res.stdout.strip().splitlines()[-1])
-                floor = r["gflop_per_step"] / tput[dtype]
-                print(f"| {r['size']} | {opt} | {dtype} | {r['s_per_step']:.3f} | {r['gflop_per_step']:.0f} | "
-                      f"{floor:.3f} | {r['s_per_step'] / floor:.2f} | {r['peak_rss_gib']:.2f} |", flush=True)
+                for grad in args.grads.split(","):
+                    cmd = [sys.executable, __file__, "--worker", f"{size}:{opt}:{dtype}:{grad}",
+                           "--backbone", args.backbone, "--repeats", str(args.repeats)]
+                    res = subprocess.run(cmd, capture_output=True, text=True)
+                    if res.returncode != 0:
+                        tail = (res.stderr.strip().splitlines() or ["?"])[-1]
+                        print(f"| {size} | {opt} | {dtype} | {grad} | failed: {tail[:80]} | | | | |")
+                        continue
+                    r = json.loads(res.stdout.strip().splitlines()[-1])
+                    floor = r["gflop_per_step"] / tput[dtype]
+                    print(f"| {r['size']} | {opt} | {dtype} | {grad} | {r['s_per_step']:.3f} | "
+                          f"{r['gflop_per_step']:.0f} | {floor:.3f} | {r['s_per_step'] / floor:.2f} | "
+                          f"{r['peak_rss_gib']:.2f} |", flush=True)
     return 0
 
 

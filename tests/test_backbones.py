@@ -198,6 +198,77 @@ def test_bfloat16_runs_convs_in_bfloat16_but_returns_float32():
     assert np.abs(a - b.numpy()).max() <= 0.05 * np.abs(a).max()
 
 
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_forward_input_grad_gives_tensorflows_gradient(dtype):
+    # The faster input gradient (a forward conv with the rotated kernel) must be the same
+    # gradient, through a whole stack with pools, several channels and a non-square image.
+    fast = B.build_vgg_features([1, 2], [8, 16], ["block2_conv2"], seed=3, dtype=dtype, forward_input_grad=True)
+    slow = B.build_vgg_features([1, 2], [8, 16], ["block2_conv2"], seed=3, dtype=dtype, forward_input_grad=False)
+    assert all(l.forward_input_grad for l in _convs(fast)) and not any(l.forward_input_grad for l in _convs(slow))
+    x = tf.Variable(_images(1, 12, 20, seed=4))
+    weights = tf.random.stateless_normal([1, 6, 10, 16], seed=[1, 2])
+
+    @tf.function
+    def grad(model):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(model(x)["block2_conv2"] * weights)
+        return loss, tape.gradient(loss, x)
+
+    (l1, g1), (l2, g2) = grad(fast), grad(slow)
+    np.testing.assert_allclose(l1, l2, rtol=1e-6)
+    tol = 1e-5 if dtype == "float32" else 2e-2
+    assert float(tf.reduce_max(tf.abs(g1 - g2))) <= tol * float(tf.reduce_max(tf.abs(g2)))
+    assert float(tf.reduce_max(tf.abs(g2))) > 0
+
+
+def test_forward_input_grad_also_gives_the_kernel_gradient():
+    layer = B.FeatureConv2D(5, 3, padding="same", forward_input_grad=True)
+    ref = keras.layers.Conv2D(5, 3, padding="same")
+    x = tf.constant(_images(2, 7, 9, seed=1) / 255.0)
+    layer.build(x.shape), ref.build(x.shape)
+    ref.set_weights(layer.get_weights())
+    grads = []
+    for l in (layer, ref):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.reduce_sum(tf.sin(l(x)))
+        grads.append(tape.gradient(y, [x, l.kernel]))
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs", [{"strides": 2}, {"padding": "valid"}, {"dilation_rate": 2}, {"kernel_size": 2}])
+def test_forward_input_grad_falls_back_where_it_does_not_hold(kwargs):
+    args = {"filters": 4, "kernel_size": 3, "padding": "same", **kwargs}
+    layer = B.FeatureConv2D(**args, forward_input_grad=True)
+    ref = keras.layers.Conv2D(**args)
+    x = tf.constant(_images(1, 9, 9, seed=2))
+    layer.build(x.shape), ref.build(x.shape)
+    ref.set_weights(layer.get_weights())
+    assert not layer._can_use_forward_grad()
+    g = []
+    for l in (layer, ref):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.reduce_sum(l(x) ** 2)
+        g.append(tape.gradient(y, x))
+    np.testing.assert_allclose(g[0], g[1], rtol=1e-5)
+
+
+def test_feature_conv_round_trips_its_config():
+    layer = B.FeatureConv2D(6, 3, padding="same", activation="relu", forward_input_grad=True, name="c")
+    clone = B.FeatureConv2D.from_config(layer.get_config())
+    assert clone.forward_input_grad is True and clone.filters == 6 and clone.name == "c"
+    assert B.FeatureConv2D.from_config(B.FeatureConv2D(2, 3).get_config()).forward_input_grad is False
+
+
+def test_forward_input_grad_default_follows_the_runtime(monkeypatch):
+    monkeypatch.setattr(B, "native_input_grad_is_slow", lambda: True)
+    assert all(l.forward_input_grad for l in _convs(B.build_vgg_features([1], [4], ["block1_conv1"])))
+    monkeypatch.setattr(B, "native_input_grad_is_slow", lambda: False)
+    assert not any(l.forward_input_grad for l in _convs(B.build_vgg_features([1], [4], ["block1_conv1"])))
+
+
 # --------------------------------------------------------------------------------------
 # Names and options
 # --------------------------------------------------------------------------------------

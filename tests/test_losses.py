@@ -27,6 +27,19 @@ def test_gram_matches_numpy_and_gatys_normalization():
     np.testing.assert_allclose(ours, gatys, rtol=1e-5)
 
 
+def test_gram_gradient_matches_the_two_matmul_autodiff():
+    # gram_matrix has a one-matmul custom gradient; it must equal what TensorFlow derives.
+    f = tf.constant(np.random.default_rng(1).normal(size=(2, 5, 6, 7)).astype(np.float32))
+    w = tf.constant(np.random.default_rng(2).normal(size=(2, 7, 7)).astype(np.float32))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(f)
+        ours = tf.reduce_sum(gram_matrix(f) * w)
+        flat = tf.reshape(f, [2, 30, 7])
+        ref = tf.reduce_sum(tf.matmul(flat, flat, transpose_a=True) / 30.0 * w)
+    np.testing.assert_allclose(ours, ref, rtol=1e-6)
+    np.testing.assert_allclose(tape.gradient(ours, f), tape.gradient(ref, f), rtol=1e-5, atol=1e-6)
+
+
 def test_gram_is_size_invariant_for_tiled_features():
     rng = np.random.default_rng(1)
     f = rng.normal(size=(1, 4, 4, 3)).astype(np.float32)

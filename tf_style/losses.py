@@ -41,7 +41,18 @@ def gram_matrix(features: tf.Tensor) -> tf.Tensor:
     shape = tf.shape(features)
     flat = tf.reshape(features, [shape[0], shape[1] * shape[2], shape[3]])
     positions = tf.cast(shape[1] * shape[2], tf.float32)
-    return tf.matmul(flat, flat, transpose_a=True) / positions
+    return _self_outer(flat) / positions
+
+
+@tf.custom_gradient
+def _self_outer(flat: tf.Tensor) -> tf.Tensor:
+    """``flat^T flat`` whose gradient is one matmul, not the two TensorFlow derives."""
+    out = tf.matmul(flat, flat, transpose_a=True)
+
+    def grad(upstream):
+        return tf.matmul(flat, upstream + tf.linalg.matrix_transpose(upstream))
+
+    return out, grad
 
 
 def content_loss(features: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
