@@ -269,6 +269,39 @@ def test_forward_input_grad_default_follows_the_runtime(monkeypatch):
     assert not any(l.forward_input_grad for l in _convs(B.build_vgg_features([1], [4], ["block1_conv1"])))
 
 
+@pytest.mark.parametrize("flags, native", [
+    ({"avx2", "fma"}, False), ({"avx512f", "avx512_bf16"}, True), ({"amx_bf16", "amx_tile"}, True), (set(), False),
+])
+def test_native_bfloat16_reads_the_cpu_flags(monkeypatch, flags, native):
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    monkeypatch.setattr(B, "_cpu_flags", lambda: frozenset(flags))
+    assert B.native_bfloat16() is native
+
+
+@pytest.mark.parametrize("caps, native", [([(8, 0)], True), ([(7, 5)], False), ([(9, 0), (7, 0)], False), ([None], False)])
+def test_native_bfloat16_needs_every_gpu_at_compute_capability_8(monkeypatch, caps, native):
+    gpus = [f"gpu{i}" for i in range(len(caps))]
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: gpus)
+    monkeypatch.setattr(tf.config.experimental, "get_device_details",
+                        lambda g: {} if caps[gpus.index(g)] is None else {"compute_capability": caps[gpus.index(g)]})
+    monkeypatch.setattr(B, "_cpu_flags", lambda: frozenset({"avx512_bf16"}))  # the GPU decides
+    assert B.native_bfloat16() is native
+
+
+def test_dtype_auto_picks_bfloat16_only_where_native(monkeypatch):
+    lines = []
+    monkeypatch.setattr(B, "native_bfloat16", lambda: True)
+    assert B.resolve_dtype("auto", log=lines.append) == "bfloat16" and "bfloat16" in lines[0]
+    bb = B.load_backbone("vgg16-hed", ["block1_conv1"], dtype="auto")
+    assert bb.dtype == "bfloat16" and bb.model.get_layer("block1_conv1").compute_dtype == "bfloat16"
+    monkeypatch.setattr(B, "native_bfloat16", lambda: False)
+    assert B.resolve_dtype("auto", log=lines.append) == "float32" and len(lines) == 1
+    assert B.load_backbone("vgg16-hed", ["block1_conv1"], dtype="auto").dtype == "float32"
+    assert B.resolve_dtype("bfloat16") == "bfloat16"  # explicit choices are kept
+    with pytest.raises(OptionError, match="float16"):
+        B.resolve_dtype("float16")
+
+
 # --------------------------------------------------------------------------------------
 # Names and options
 # --------------------------------------------------------------------------------------

@@ -83,6 +83,7 @@ def test_stylize_json_reports_the_run_and_writes_the_picture(tmp_path, capsys):
     assert data["backbone"] == "vgg16-hed"
     assert "hed" in data["weights"].lower()
     assert data["optimizer"] == "lbfgs"
+    assert data["dtype"] in ("float32", "bfloat16")  # auto, resolved for this machine
     assert data["iterations"] == 3
     assert isinstance(data["seconds"], (int, float)) and data["seconds"] >= 0
 

@@ -30,6 +30,7 @@ from tf_style.errors import OptionError
         ({"seed": -1}, "seed"),
         ({"pyramid": 0}, "pyramid"),
         ({"learning_rate": 0}, "learning_rate"),
+        ({"dtype": "float16"}, "auto, float32 or bfloat16"),
     ],
 )
 def test_bad_values_raise_option_error_naming_the_option(options, needle):
@@ -44,6 +45,7 @@ def test_bad_values_raise_option_error_naming_the_option(options, needle):
 def test_defaults_are_valid_and_frozen():
     cfg = StylizeConfig()
     assert cfg.optimizer == "lbfgs" and cfg.pooling == "avg" and cfg.backbone == "auto"
+    assert cfg.dtype == "auto"
     with pytest.raises(Exception):
         cfg.size = 3  # type: ignore[misc]
     assert cfg.with_options(size=256).size == 256

@@ -53,6 +53,8 @@ __all__ = [
     "estimate_memory_bytes",
     "layer_names",
     "load_backbone",
+    "native_bfloat16",
+    "resolve_dtype",
     "resolve_layers",
     "resolve_name",
     "tiny_backbone",
@@ -302,6 +304,45 @@ def _check_dtype(dtype: str) -> str:
     if dtype not in _DTYPES:
         raise OptionError(f"dtype: expected 'float32' or 'bfloat16', got {dtype!r}")
     return dtype
+
+
+def _cpu_flags() -> frozenset:
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:  # not Linux: no flags known, so no native bfloat16 assumed
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.split(":", 1)[-1].split())
+    return frozenset()
+
+
+def native_bfloat16() -> bool:
+    """Whether convolutions run natively in bfloat16 here.
+
+    True on a GPU of compute capability 8.0 or later (Ampere on), or a CPU with AVX512_BF16
+    or AMX; elsewhere TensorFlow emulates bfloat16, which was 7-8x slower than float32 on a
+    CPU with AVX2 only (bench/README.md).
+    """
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        caps = [tf.config.experimental.get_device_details(g).get("compute_capability") for g in gpus]
+        return all(c is not None and tuple(c) >= (8, 0) for c in caps)
+    return bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
+
+
+def resolve_dtype(dtype: str, *, log: Optional[Log] = None) -> str:
+    """``float32`` or ``bfloat16``; ``auto`` picks bfloat16 where :func:`native_bfloat16`.
+
+    >>> resolve_dtype("float32")
+    'float32'
+    """
+    if dtype != "auto":
+        return _check_dtype(dtype)
+    picked = "bfloat16" if native_bfloat16() else "float32"
+    if picked == "bfloat16":
+        (log or _no_log)("dtype auto: bfloat16 convolutions (this machine runs them natively)")
+    return picked
 
 
 def _build(
@@ -811,8 +852,10 @@ def load_backbone(
         weights: a local Keras VGG16/VGG19 weights ``.h5`` (the keras-applications file, or
             a Keras 3 ``.weights.h5``) instead of the ImageNet download. With ``auto`` the
             architecture is inferred from the file.
-        dtype: ``float32`` or ``bfloat16`` (convolutions in bfloat16; input and features float32).
-        log: receives one line saying which backbone ``auto`` chose and why.
+        dtype: ``float32``, ``bfloat16`` (convolutions in bfloat16; input and features
+            float32) or ``auto`` (:func:`resolve_dtype`).
+        log: receives one line saying which backbone ``auto`` chose and why, and the dtype
+            ``auto`` chose when it is not float32.
 
     Example:
         >>> bb = load_backbone("vgg16-hed", ["conv1_1"], pooling="avg")  # doctest: +SKIP
@@ -821,7 +864,7 @@ def load_backbone(
     """
     log = log or _no_log
     _check_pooling(pooling)
-    _check_dtype(dtype)
+    dtype = resolve_dtype(dtype, log=log)
     key = str(name).strip().lower()
     if key not in BACKBONE_NAMES:
         raise _unknown_backbone(name)

@@ -89,7 +89,8 @@ def _add_stylize(sub) -> None:
     p.add_argument("--tile-iterations", type=_int, default=D.tile_iterations, metavar="N",
                    help=f"loss evaluations per tile (default {D.tile_iterations})")
     p.add_argument("--dtype", default=D.dtype,
-                   help="float32 (default) or bfloat16 convolutions (fast only with native bfloat16)")
+                   help="auto (default: bfloat16 where the GPU/CPU runs it natively, else float32), "
+                        "float32 or bfloat16 convolutions")
     p.add_argument("--save-every", type=_int, default=0, metavar="N",
                    help="write the current picture to OUT every N evaluations")
     p.add_argument("--plot", default=None, metavar="PATH",

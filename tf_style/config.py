@@ -105,10 +105,11 @@ class StylizeConfig:
     tile: int = 512
     #: Loss evaluations per tile at each tiled level.
     tile_iterations: int = 10
-    #: Precision of the backbone's convolutions: ``float32`` or ``bfloat16`` (losses and
-    #: pixels stay float32). bfloat16 pays off only with native support (recent GPUs,
-    #: CPUs with AMX/AVX512-BF16); on CPUs without it, it was 7-8x slower (bench/README.md).
-    dtype: str = "float32"
+    #: Precision of the backbone's convolutions: ``float32``, ``bfloat16`` (losses and
+    #: pixels stay float32) or ``auto``: bfloat16 where it runs natively (GPUs of compute
+    #: capability 8.0+, CPUs with AMX/AVX512-BF16), else float32. Emulated bfloat16 was
+    #: 7-8x slower than float32 on an AVX2 CPU (bench/README.md).
+    dtype: str = "auto"
 
     def __post_init__(self) -> None:
         _positive_int("size", self.size, minimum=MIN_SIZE, maximum=MAX_SIZE)
@@ -118,8 +119,8 @@ class StylizeConfig:
             raise OptionError(f"tile: expected 0 (never tile) or an integer between {MIN_TILE} and "
                               f"{MAX_SIZE}, got {self.tile!r}")
         _positive_int("tile_iterations", self.tile_iterations)
-        if self.dtype not in ("float32", "bfloat16"):
-            raise OptionError(f"dtype: expected float32 or bfloat16, got {self.dtype!r}")
+        if self.dtype not in ("auto", "float32", "bfloat16"):
+            raise OptionError(f"dtype: expected auto, float32 or bfloat16, got {self.dtype!r}")
         _positive_int("iterations", self.iterations)
         _positive_int("pyramid", self.pyramid, maximum=6)
         if self.optimizer not in OPTIMIZERS:

@@ -58,6 +58,8 @@ class StylizeResult:
         return dict(self.final) if self.final else {}
 
     final: Optional[Dict[str, float]] = None
+    #: The backbone's convolution dtype (``config.dtype`` with ``auto`` resolved).
+    dtype: str = "float32"
 
     def to_dict(self, output: Optional[PathLike] = None) -> dict:
         """A JSON-ready summary (what ``tf-style stylize --json`` prints)."""
@@ -66,6 +68,7 @@ class StylizeResult:
             "size": list(self.image.size),
             "backbone": self.backbone,
             "weights": self.weights_source,
+            "dtype": self.dtype,
             "optimizer": self.config.optimizer,
             "iterations": self.iterations,
             "levels": [list(s) for s in self.sizes],
@@ -156,6 +159,7 @@ class Stylizer:
                 pooling=config.pooling,
                 weights=config.weights,
                 dtype=config.dtype,
+                log=self._log,
             )
         else:
             self.content_layers = backbone.check_layers(config.content_layers, option="content_layers")
@@ -339,6 +343,7 @@ class Stylizer:
             sizes=sizes,
             interrupted=interrupted,
             final=final_terms,
+            dtype=self.backbone.dtype,
         )
 
     # -- helpers ---------------------------------------------------------------
