@@ -72,11 +72,12 @@ class StylizeConfig:
 
     Example:
         >>> StylizeConfig(size=256, optimizer="adam").iterations
-        50
+        100
     """
 
     size: int = 512
-    iterations: int = 50
+    #: Loss evaluations at the output size (coarser pyramid levels get 2x per level).
+    iterations: int = 100
     optimizer: str = "lbfgs"
     learning_rate: float = 4.0
     content_weight: float = 1.0
@@ -95,7 +96,10 @@ class StylizeConfig:
     style_scale: float = 1.0
     init: str = "content"
     preserve_color: bool = False
-    pyramid: int = 3
+    #: Coarse-to-fine levels; 1 = optimize at the output size only. 1 is the default: at
+    #: 256 and 512 px it reached every loss threshold sooner than the pyramid
+    #: (bench/README.md, "Time to quality").
+    pyramid: int = 1
     backbone: str = "auto"
     weights: Optional[str] = None
     pooling: str = "avg"

@@ -1,0 +1,87 @@
+"""Where one Gatys step's time goes: forward, + image gradient, + loss, per input gradient.
+
+    python3 bench/bench_step_parts.py [--size 512] [--repeats 5]
+
+Times three compiled functions at one size (median of ``--repeats`` after a warm-up), each
+with the convolutions' input gradient computed both ways (``forward``: a forward
+convolution with the rotated kernel; ``tf``: TensorFlow's ``Conv2DBackpropInput``), and
+the FLOP floor from the 3x3-convolution throughput measured in the same process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--backbone", default="vgg16-hed")
+    args = p.parse_args(argv)
+
+    import tensorflow as tf
+
+    import bench_gatys as bg
+    from tf_style import backbones as bb
+    from tf_style.losses import PerceptualLoss
+    from tf_style.optimize import ImageObjective
+
+    h, w = args.size * 3 // 4, args.size
+    x0 = tf.random.uniform([1, h, w, 3], 0, 255, seed=1)
+
+    def median(fn) -> float:
+        tf.nest.map_structure(lambda a: a.numpy(), fn())
+        times = []
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            tf.nest.map_structure(lambda a: a.numpy(), fn())
+            times.append(time.perf_counter() - t)
+        return sorted(times)[len(times) // 2]
+
+    rows = {}
+    gflop = None
+    for grad in ("forward", "tf"):
+        bb.native_input_grad_is_slow = lambda: grad == "forward"
+        b = bb.load_backbone(args.backbone, bg.CONTENT_LAYERS + bg.STYLE_LAYERS)
+        gflop = bg.step_flops(b.model, h, w) / 1e9
+        loss = PerceptualLoss(bg.CONTENT_LAYERS, bg.STYLE_LAYERS, style_weight=3.0, tv_weight=1e-5)
+        feats = b(x0)
+        obj = ImageObjective(b, loss, loss.content_targets(feats), loss.style_targets(feats), (1, h, w, 3))
+        obj.image.assign(x0)
+        image = obj.image
+
+        @tf.function
+        def forward():
+            return b(image)
+
+        @tf.function
+        def forward_and_grad():
+            with tf.GradientTape() as tape:
+                s = tf.add_n([tf.reduce_sum(v) for v in b(image).values()])
+            return tape.gradient(s, image)
+
+        rows[grad] = [median(forward), median(forward_and_grad), median(obj.evaluate)]
+    tput = bg.conv_throughput("float32")
+    floor = gflop / tput
+    print(f"{w}x{h}, {args.backbone}, float32: {gflop:.0f} GFLOP per step, conv throughput "
+          f"{tput:.0f} GFLOP/s, floor {floor:.3f} s (forward alone: {floor / 2:.3f} s)\n")
+    print("| part | forward input grad | tf input grad |")
+    print("| --- | --: | --: |")
+    names = ["forward through the backbone", "+ gradient with respect to the image",
+             "+ loss = one objective evaluation"]
+    for i, name in enumerate(names):
+        print(f"| {name} | {rows['forward'][i]:.3f} s ({rows['forward'][i] / floor:.2f}x floor) | "
+              f"{rows['tf'][i]:.3f} s ({rows['tf'][i] / floor:.2f}x floor) |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
