@@ -32,6 +32,7 @@ from PIL import Image
 
 import tf_style
 from tf_style import image as im
+from tf_style import cli
 from tf_style.cli import main
 from tf_style.config import StylizeConfig
 
@@ -480,6 +481,32 @@ def test_console_script_missing_file(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_swallowed_interrupt_is_raised_again_at_the_next_step(tmp_path, capsys, monkeypatch):
+    # Python drops a KeyboardInterrupt raised inside a __del__; the signal's flag must still
+    # stop the run at the next evaluation, keeping a complete picture.
+    def requested_from_the_start(self):
+        self.requested = True
+
+    monkeypatch.setattr(cli._Stop, "__init__", requested_from_the_start)
+    out = tmp_path / "out.png"
+    rc, stdout, stderr = _main(["stylize", TUBINGEN, STARRY, "-o", out, *TINY, "--iterations", "50"], capsys)
+    assert rc == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    with Image.open(out) as picture:
+        picture.load()
+        assert picture.size == (64, 48)
+
+
+def test_stop_flag_raises_only_once_requested():
+    stop = cli._Stop()
+    stop.check()  # nothing requested: no exception
+    with pytest.raises(KeyboardInterrupt):
+        stop.handler(signal.SIGTERM, None)
+    with pytest.raises(KeyboardInterrupt):
+        stop.check()
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
 def test_signal_keeps_the_last_complete_picture(tmp_path, signame):
     script = _console_script()
@@ -500,7 +527,10 @@ def test_signal_keeps_the_last_complete_picture(tmp_path, signame):
                 assert time.monotonic() < deadline, f"no picture after 120 s:\n{log.read_text()}"
                 time.sleep(0.1)
             proc.send_signal(getattr(signal, signame))
-            rc = proc.wait(timeout=20)
+            try:
+                rc = proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"still running 20 s after {signame}:\n{log.read_text()[-2000:]}")
         finally:
             if proc.poll() is None:
                 proc.kill()

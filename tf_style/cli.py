@@ -149,10 +149,17 @@ def _cmd_stylize(args: argparse.Namespace, log: Callable[[str], None]) -> int:
 
     stylizer = Stylizer(args.style, config, log=log)
     levels: List[int] = []  # pyramid level of each evaluation, for --plot
+
+    stop = getattr(args, "stop", None)
+
+    def on_step(level: int, *_: object) -> None:
+        if stop is not None:
+            stop.check()
+        levels.append(level)
+
     result = stylizer.stylize(
         content, output=args.output, save_every=args.save_every,
-        progress=not args.quiet, protect=inputs,
-        on_step=(lambda level, *_: levels.append(level)) if args.plot is not None else None,
+        progress=not args.quiet, protect=inputs, on_step=on_step,
     )
     if args.plot is not None and result.history:
         from tf_style.gallery import level_boundaries, plot_history
@@ -609,8 +616,23 @@ def _load_tensorflow() -> None:
         os.close(saved)
 
 
-def _raise_interrupt(signum, frame):  # SIGTERM behaves like Ctrl-C: keep what was saved
-    raise KeyboardInterrupt
+class _Stop:
+    """SIGINT/SIGTERM stop a long run like Ctrl-C, keeping what was saved.
+
+    The handler raises ``KeyboardInterrupt``; Python drops an exception raised while a
+    ``__del__`` runs (TensorFlow has many), so the flag makes the next step raise it again.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def handler(self, signum, frame):
+        self.requested = True
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -627,9 +649,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"tf-style: {message}", file=sys.stderr, flush=True)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    previous = None
+    stop = _Stop()
+    args.stop = stop
+    previous = {}
+    # SIGINT only where it has Python's default handler: a run started with SIGINT
+    # ignored (a background job) keeps ignoring it.
+    wanted = [signal.SIGTERM] + ([signal.SIGINT] if signal.getsignal(signal.SIGINT) is signal.default_int_handler else [])
     try:
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        for sig in wanted:
+            previous[sig] = signal.signal(sig, stop.handler)
     except ValueError:  # not the main thread
         pass
     try:
@@ -644,8 +672,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("tf-style: interrupted", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _as_flag(message: str) -> str:
