@@ -518,8 +518,10 @@ def test_signal_keeps_the_last_complete_picture(tmp_path, signame):
     argv = [script, "stylize", str(TUBINGEN), str(STARRY), "--size", "128", "--iterations", "200",
             "--pyramid", "1", "--save-every", "2", "--backbone", "vgg16-hed", "-o", str(out)]
     with open(log, "wb") as err:
+        # A shell's background job inherits SIGINT ignored (and so would this run, which then
+        # rightly keeps ignoring it): start it as a terminal would, with the default action.
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                                env=_env())
+                                env=_env(), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
             deadline = time.monotonic() + 120
             while not out.exists():  # the first intermediate picture
