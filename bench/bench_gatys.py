@@ -62,24 +62,33 @@ def step_flops(model, height: int, width: int) -> float:
     return 2.0 * total
 
 
-def worker(size: int, optimizer: str, dtype: str, grad: str, backbone: str, repeats: int) -> dict:
-    import numpy as np
+def make_objective(backbone, height: int, width: int):
+    """The benchmarks' objective: targets from a seeded random image ``x0`` (returned too),
+    tf-style's default layers and weights (content 1, style 3, tv 1e-5)."""
     import tensorflow as tf
 
+    from tf_style.losses import PerceptualLoss
+    from tf_style.optimize import ImageObjective
+
+    loss = PerceptualLoss(CONTENT_LAYERS, STYLE_LAYERS, style_weight=3.0, tv_weight=1e-5)
+    x0 = tf.random.uniform([1, height, width, 3], 0, 255, seed=1)
+    feats = backbone(x0)
+    obj = ImageObjective(backbone, loss, loss.content_targets(feats), loss.style_targets(feats),
+                         (1, height, width, 3))
+    return obj, x0.numpy()
+
+
+def worker(size: int, optimizer: str, dtype: str, grad: str, backbone: str, repeats: int) -> dict:
     from tf_style import backbones as bb
 
     if grad != "auto":
         bb.native_input_grad_is_slow = lambda: grad == "forward"
-    from tf_style.losses import PerceptualLoss
-    from tf_style.optimize import ImageObjective, adam, lbfgs
+    from tf_style.optimize import adam, lbfgs
 
     h, w = size * 3 // 4, size  # the 4:3 of the example photo
     b = bb.load_backbone(backbone, CONTENT_LAYERS + STYLE_LAYERS, dtype=dtype)
-    loss = PerceptualLoss(CONTENT_LAYERS, STYLE_LAYERS, style_weight=3.0, tv_weight=1e-5)
-    x0 = tf.random.uniform([1, h, w, 3], 0, 255, seed=1)
-    feats = b(x0)
-    obj = ImageObjective(b, loss, loss.content_targets(feats), loss.style_targets(feats), (1, h, w, 3))
-    start = np.asarray(x0[0]) * 0.5 + 60
+    obj, x0 = make_objective(b, h, w)
+    start = x0[0] * 0.5 + 60
     run = lbfgs if optimizer == "lbfgs" else adam
     run(obj, start, 2)  # trace and warm up
     t = time.perf_counter()

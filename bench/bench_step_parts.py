@@ -31,11 +31,8 @@ def main(argv=None) -> int:
 
     import bench_gatys as bg
     from tf_style import backbones as bb
-    from tf_style.losses import PerceptualLoss
-    from tf_style.optimize import ImageObjective
 
     h, w = args.size * 3 // 4, args.size
-    x0 = tf.random.uniform([1, h, w, 3], 0, 255, seed=1)
 
     def median(fn) -> float:
         tf.nest.map_structure(lambda a: a.numpy(), fn())
@@ -52,9 +49,7 @@ def main(argv=None) -> int:
         bb.native_input_grad_is_slow = lambda: grad == "forward"
         b = bb.load_backbone(args.backbone, bg.CONTENT_LAYERS + bg.STYLE_LAYERS)
         gflop = bg.step_flops(b.model, h, w) / 1e9
-        loss = PerceptualLoss(bg.CONTENT_LAYERS, bg.STYLE_LAYERS, style_weight=3.0, tv_weight=1e-5)
-        feats = b(x0)
-        obj = ImageObjective(b, loss, loss.content_targets(feats), loss.style_targets(feats), (1, h, w, 3))
+        obj, x0 = bg.make_objective(b, h, w)
         obj.image.assign(x0)
         image = obj.image
 

@@ -22,8 +22,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-STYLE = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
-CONTENT = ("block4_conv2",)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 TORCH_WORKER = r'''
 import json, sys, time
@@ -103,13 +102,11 @@ def main(argv=None) -> int:
     import numpy as np
     import tensorflow as tf
 
+    from bench_gatys import CONTENT_LAYERS, STYLE_LAYERS, make_objective
     from tf_style import backbones as bb
-    from tf_style.losses import PerceptualLoss
-    from tf_style.optimize import ImageObjective
 
     sizes = [int(s) for s in args.sizes.split(",")]
-    b = bb.load_backbone("vgg16-hed", CONTENT + STYLE, dtype="float32")
-    loss = PerceptualLoss(CONTENT, STYLE, style_weight=3.0, tv_weight=1e-5)
+    b = bb.load_backbone("vgg16-hed", CONTENT_LAYERS + STYLE_LAYERS, dtype="float32")
     arrays, convs, pool = {}, [], False
     for layer in b.model.layers:
         if isinstance(layer, keras.layers.AveragePooling2D):
@@ -124,11 +121,9 @@ def main(argv=None) -> int:
     ours = {}
     for size in sizes:
         h, w = size * 3 // 4, size
-        x0 = tf.random.uniform([1, h, w, 3], 0, 255, seed=1).numpy()
+        obj, x0 = make_objective(b, h, w)
         x1 = (x0 * 0.5 + 60).astype(np.float32)
         arrays[f"x0_{size}"], arrays[f"x1_{size}"] = x0, x1
-        feats = b(x0)
-        obj = ImageObjective(b, loss, loss.content_targets(feats), loss.style_targets(feats), (1, h, w, 3))
         obj.image.assign(x1)
         value = float(obj.evaluate()[0]["total"])
         obj.evaluate()
@@ -143,7 +138,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         npz = Path(tmp) / "weights.npz"
         np.savez(npz, **arrays)
-        spec = {"convs": convs, "mean_bgr": mean, "style": STYLE, "content": CONTENT,
+        spec = {"convs": convs, "mean_bgr": mean, "style": STYLE_LAYERS, "content": CONTENT_LAYERS,
                 "sizes": sizes, "repeats": args.repeats}
         res = subprocess.run([args.torch_python, "-c", TORCH_WORKER, str(npz), json.dumps(spec),
                               str(args.threads)], capture_output=True, text=True)
