@@ -255,6 +255,65 @@ def test_forward_input_grad_falls_back_where_it_does_not_hold(kwargs):
     np.testing.assert_allclose(g[0], g[1], rtol=1e-5)
 
 
+def _input_grad(layer, x):
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.reduce_sum(tf.sin(layer(x)))
+    return tape.gradient(y, x)
+
+
+def test_frozen_feature_conv_keeps_its_rotated_kernel_until_the_weights_change():
+    layer = B.FeatureConv2D(4, 3, padding="same", forward_input_grad=True)
+    ref = keras.layers.Conv2D(4, 3, padding="same")
+    x = tf.constant(_images(1, 6, 7, seed=5) / 255.0)
+    layer.build(x.shape), ref.build(x.shape)
+    layer.trainable = False
+    ref.set_weights(layer.get_weights())
+    np.testing.assert_allclose(_input_grad(layer, x), _input_grad(ref, x), rtol=1e-4, atol=1e-5)
+    assert layer._rotated is not None  # kept, not rebuilt per call
+    # New weights through set_weights: the gradient follows them.
+    new = [w * -2.0 + 0.1 for w in layer.get_weights()]
+    layer.set_weights(new), ref.set_weights(new)
+    np.testing.assert_allclose(_input_grad(layer, x), _input_grad(ref, x), rtol=1e-4, atol=1e-5)
+    # A trainable layer rotates per call, so training the kernel keeps the gradient exact.
+    layer.trainable = True
+    layer.kernel.assign(layer.kernel * 0.5), ref.kernel.assign(ref.kernel * 0.5)
+    np.testing.assert_allclose(_input_grad(layer, x), _input_grad(ref, x), rtol=1e-4, atol=1e-5)
+    assert layer._rotated is None
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 6, 3), (2, 7, 9, 4), (1, 5, 5, 2)])
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_feature_avg_pool_has_tensorflows_output_and_gradient(shape, dtype):
+    ours = B.FeatureAvgPool2D(2, strides=2, dtype="mixed_bfloat16" if dtype == "bfloat16" else "float32")
+    ref = keras.layers.AveragePooling2D(2, strides=2, dtype=ours.dtype_policy)
+    x = tf.constant(np.random.default_rng(6).normal(size=shape).astype(np.float32))
+    w = tf.constant(np.random.default_rng(7).normal(size=(shape[0], shape[1] // 2, shape[2] // 2, shape[3])),
+                    tf.float32)
+    out, grads = [], []
+    for layer in (ours, ref):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.cast(layer(x), tf.float32)
+            loss = tf.reduce_sum(y * w)
+        out.append(y), grads.append(tape.gradient(loss, x))
+    np.testing.assert_allclose(out[0], out[1], rtol=1e-6)
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6, atol=1e-6)
+    # The odd last row/column gets no gradient, as in TensorFlow's pool.
+    if shape[1] % 2:
+        assert float(tf.reduce_max(tf.abs(grads[0][:, -1]))) == 0.0
+    # Traced with unknown sizes too (the backbone's input is (None, None, 3)).
+    f = tf.function(lambda t: tf.gradients(tf.reduce_sum(tf.cast(ours(t), tf.float32) * w), t)[0],
+                    input_signature=[tf.TensorSpec([None, None, None, shape[3]], tf.float32)])
+    np.testing.assert_allclose(f(x), grads[1], rtol=1e-6, atol=1e-6)
+
+
+def test_backbone_uses_the_feature_pool_for_avg_only():
+    assert all(isinstance(p, B.FeatureAvgPool2D) for p in _pools(B.build_vgg_features([1, 1], [4, 4], ["block2_conv1"])))
+    maxed = B.build_vgg_features([1, 1], [4, 4], ["block2_conv1"], pooling="max")
+    assert not any(isinstance(p, B.FeatureAvgPool2D) for p in _pools(maxed))
+
+
 def test_feature_conv_round_trips_its_config():
     layer = B.FeatureConv2D(6, 3, padding="same", activation="relu", forward_input_grad=True, name="c")
     clone = B.FeatureConv2D.from_config(layer.get_config())

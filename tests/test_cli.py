@@ -424,6 +424,21 @@ def test_info_json(empty_keras_home, capsys):
     assert backbones["vgg16"]["available"] is False
 
 
+@pytest.mark.parametrize("user, expected", [(None, "true"), ("false", "false")])
+def test_the_command_picks_tensorflows_bfc_cpu_allocator_unless_the_user_chose(
+        empty_keras_home, capsys, monkeypatch, user, expected):
+    # Read by TensorFlow when it first runs an op, so main() sets it before any work;
+    # a user's own setting wins.
+    monkeypatch.setenv("TF_CPU_ALLOCATOR_USE_BFC", "placeholder")  # restored afterwards
+    if user is None:
+        monkeypatch.delenv("TF_CPU_ALLOCATOR_USE_BFC")
+    else:
+        monkeypatch.setenv("TF_CPU_ALLOCATOR_USE_BFC", user)
+    rc, _, stderr = _main(["info"], capsys)
+    assert rc == 0, stderr
+    assert os.environ["TF_CPU_ALLOCATOR_USE_BFC"] == expected
+
+
 # ---------------------------------------------------------------------------- real processes
 
 

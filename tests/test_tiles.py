@@ -128,10 +128,16 @@ def test_tiled_run_stylizes_without_seams(tiny):
     dy = np.abs(np.diff(out, axis=0)).mean(axis=(1, 2))  # per row boundary
     seam_cols = {left + c for (_, left, _, _) in boxes if left for c in range(-1, _overlap(96))}
     seam_rows = {top + r for (top, _, _, _) in boxes if top for r in range(-1, _overlap(96))}
-    inside_x = np.median([v for c, v in enumerate(dx) if c not in seam_cols])
-    inside_y = np.median([v for r, v in enumerate(dy) if r not in seam_rows])
-    assert max(dx[c] for c in seam_cols if c < len(dx)) < 1.5 * inside_x + 1.0
-    assert max(dy[r] for r in seam_rows if r < len(dy)) < 1.5 * inside_y + 1.0
+    # Seam rows/columns must look like the rest: no larger on average, and the largest of
+    # them (~30) not far above the median elsewhere. Measured (max - 1) / median across
+    # columns: 1.48-1.53 for the blended tiles (rounding-level changes to the gradient move
+    # it that much), 1.72 when the blend ramp is replaced by a hard cut in the middle of the
+    # overlap; the painting's stripes make the columns vary, hence the large factor.
+    for diffs, seams in ((dx, seam_cols), (dy, seam_rows)):
+        seam = np.array([diffs[i] for i in seams if i < len(diffs)])
+        inside = np.array([v for i, v in enumerate(diffs) if i not in seams])
+        assert seam.mean() < 1.15 * inside.mean(), (seam.mean(), inside.mean())
+        assert seam.max() < 1.62 * np.median(inside) + 1.0, (seam.max(), np.median(inside))
 
 
 def test_tiled_and_whole_runs_reach_a_similar_loss(tiny):

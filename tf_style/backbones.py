@@ -46,6 +46,7 @@ __all__ = [
     "DEFAULT_CONTENT_LAYERS",
     "DEFAULT_STYLE_LAYERS",
     "Backbone",
+    "FeatureAvgPool2D",
     "FeatureConv2D",
     "VggPreprocess",
     "backbone_status",
@@ -219,24 +220,36 @@ class VggPreprocess(keras.layers.Layer):
         return {**super().get_config(), "mean_bgr": list(self.mean_bgr)}
 
 
-@tf.custom_gradient
-def _conv_same_forward_grad(x, kernel):
-    """A stride-1 "same" convolution whose input gradient is itself a forward convolution."""
-    y = tf.nn.conv2d(x, kernel, 1, "SAME")
+def _rotate_kernel(kernel: tf.Tensor) -> tf.Tensor:
+    """The kernel of a "same" convolution's input gradient: rotated 180 degrees, in/out swapped."""
+    return tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2])
 
-    def grad(dy):
-        # For stride 1 and an odd kernel with "same" padding, the input gradient is the
-        # convolution of dy with the kernel rotated by 180 degrees, in and out swapped.
-        flipped = tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2])
-        dx = tf.nn.conv2d(dy, flipped, 1, "SAME")
-        # Pruned from compiled graphs unless someone asks for it (backbones are frozen).
-        dk = tf.raw_ops.Conv2DBackpropFilter(
-            input=x, filter_sizes=tf.shape(kernel), out_backprop=dy,
-            strides=[1, 1, 1, 1], padding="SAME",
-        )
-        return dx, dk
 
-    return y, grad
+def _conv_same_forward_grad(x: tf.Tensor, kernel: tf.Tensor, rotated: Optional[tf.Tensor] = None) -> tf.Tensor:
+    """A stride-1 "same" convolution whose input gradient is itself a forward convolution.
+
+    ``rotated``: ``_rotate_kernel(kernel)`` computed once by the caller (a frozen layer);
+    ``None`` rotates ``kernel`` in the gradient.
+    """
+
+    @tf.custom_gradient
+    def conv(x, kernel):
+        y = tf.nn.conv2d(x, kernel, 1, "SAME")
+
+        def grad(dy):
+            # For stride 1 and an odd kernel with "same" padding, the input gradient is the
+            # convolution of dy with the kernel rotated by 180 degrees, in and out swapped.
+            dx = tf.nn.conv2d(dy, _rotate_kernel(kernel) if rotated is None else rotated, 1, "SAME")
+            # Pruned from compiled graphs unless someone asks for it (backbones are frozen).
+            dk = tf.raw_ops.Conv2DBackpropFilter(
+                input=x, filter_sizes=tf.shape(kernel), out_backprop=dy,
+                strides=[1, 1, 1, 1], padding="SAME",
+            )
+            return dx, dk
+
+        return y, grad
+
+    return conv(x, kernel)
 
 
 def native_input_grad_is_slow() -> bool:
@@ -273,6 +286,7 @@ class FeatureConv2D(keras.layers.Conv2D):
     def __init__(self, *args, forward_input_grad: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.forward_input_grad = bool(forward_input_grad)
+        self._rotated: Optional[tf.Tensor] = None
 
     def _can_use_forward_grad(self) -> bool:
         return (
@@ -285,13 +299,78 @@ class FeatureConv2D(keras.layers.Conv2D):
             and self.data_format == "channels_last"
         )
 
+    def _rotated_kernel(self) -> Optional[tf.Tensor]:
+        # A frozen layer keeps its rotated kernel: rotating VGG16's kernels took 77 ms of
+        # every 512 px step. Trainable layers rotate per call so the gradient follows training.
+        if self.trainable:
+            self._rotated = None
+            return None
+        if self._rotated is None:
+            with tf.init_scope():  # computed eagerly from the weights, even when first called in a trace
+                self._rotated = _rotate_kernel(tf.cast(tf.convert_to_tensor(self.kernel), self.compute_dtype))
+        return self._rotated
+
     def convolution_op(self, inputs, kernel):
         if not self._can_use_forward_grad():
             return super().convolution_op(inputs, kernel)
-        return _conv_same_forward_grad(tf.convert_to_tensor(inputs), tf.convert_to_tensor(kernel))
+        return _conv_same_forward_grad(
+            tf.convert_to_tensor(inputs), tf.convert_to_tensor(kernel), self._rotated_kernel()
+        )
+
+    # Every Keras path that replaces the weights drops the rotated copy. (Assigning
+    # ``layer.kernel`` directly does not: call ``set_weights`` instead on a frozen layer.)
+    def set_weights(self, weights) -> None:
+        self._rotated = None
+        super().set_weights(weights)
+
+    def load_own_variables(self, store) -> None:
+        self._rotated = None
+        super().load_own_variables(store)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "forward_input_grad": self.forward_input_grad}
+
+
+@keras.saving.register_keras_serializable(package="tf_style")
+class FeatureAvgPool2D(keras.layers.AveragePooling2D):
+    """``AveragePooling2D`` whose 2x2/stride-2 gradient is a broadcast, not ``AvgPoolGrad``.
+
+    Same outputs and gradients as ``keras.layers.AveragePooling2D``; TensorFlow's CPU
+    ``AvgPoolGrad`` took about twice as long as spreading each gradient over its 2x2 window.
+
+    Example:
+        >>> tuple(FeatureAvgPool2D(2, strides=2)(np.zeros((1, 5, 6, 3), np.float32)).shape)
+        (1, 2, 3, 3)
+    """
+
+    def call(self, inputs):
+        if (
+            tuple(self.pool_size) == (2, 2)
+            and tuple(self.strides) == (2, 2)
+            and self.padding == "valid"
+            and self.data_format == "channels_last"
+        ):
+            return _avg_pool_2x2(tf.convert_to_tensor(inputs))
+        return super().call(inputs)
+
+
+@tf.custom_gradient
+def _avg_pool_2x2(x):
+    y = tf.nn.avg_pool2d(x, 2, 2, "VALID")
+
+    def grad(dy):
+        shape = tf.shape(x)
+        n, h, w, c = shape[0], shape[1], shape[2], shape[3]
+        quarter = dy * tf.constant(0.25, dy.dtype)
+        g = tf.broadcast_to(quarter[:, :, None, :, None, :], [n, h // 2, 2, w // 2, 2, c])
+        g = tf.reshape(g, [n, (h // 2) * 2, (w // 2) * 2, c])
+        odd_h, odd_w = x.shape[1], x.shape[2]
+        if odd_h is not None and odd_w is not None and odd_h % 2 == 0 and odd_w % 2 == 0:
+            return g  # no Pad op (a full copy) when the sizes are known to be even
+        # A "valid" pool ignores the last row/column of an odd size: its gradient is zero.
+        return tf.pad(g, [[0, 0], [0, h % 2], [0, w % 2], [0, 0]])
+
+    return y, grad
 
 
 def _check_pooling(pooling: str) -> str:
@@ -367,7 +446,7 @@ def _build(
     order = {n: i for i, n in enumerate(_layer_table(num_repeats)[0])}
     deepest = max(order[o] for o in outputs)
     policy = "mixed_bfloat16" if dtype == "bfloat16" else "float32"
-    pool_cls = keras.layers.AveragePooling2D if pooling == "avg" else keras.layers.MaxPooling2D
+    pool_cls = FeatureAvgPool2D if pooling == "avg" else keras.layers.MaxPooling2D
 
     inputs = keras.Input(shape=(None, None, 3), dtype="float32", name="images")
     x = VggPreprocess(mean_bgr, name="preprocess")(inputs)
