@@ -1,12 +1,16 @@
 """Gatys optimization benchmark: per-step time and peak memory against the FLOP floor.
 
     python3 bench/bench_gatys.py [--sizes 256,512,1024] [--backbone vgg16-hed] [--repeats 3]
-                                 [--grads forward,tf]
+                                 [--grads forward,tf] [--allocators bfc,malloc]
 
-Each (size, optimizer, dtype, input gradient) runs in a fresh subprocess so its peak RSS is
-its own. The floor is the convolution FLOPs of the layers actually run (forward, plus the
-same again for the gradient with respect to the image) divided by the 3x3-convolution
-throughput measured by this script in the same run, for float32 and bfloat16.
+Each (size, optimizer, dtype, input gradient, allocator) runs in a fresh subprocess so its
+peak RSS is its own. The floor is the convolution FLOPs of the layers actually run (forward,
+plus the same again for the gradient with respect to the image) divided by the
+3x3-convolution throughput measured by this script in the same run, for float32 and
+bfloat16: measured under each allocator, and the higher one (the stricter floor) is used.
+
+``--allocators``: TensorFlow's CPU allocator, ``bfc`` (``TF_CPU_ALLOCATOR_USE_BFC=true``, what
+the ``tf-style`` command sets) or ``malloc`` (TensorFlow's default).
 
 ``--grads``: how the convolutions' input gradient is computed: ``forward`` (a forward
 convolution with the rotated kernel, tf-style's choice where TensorFlow's own kernel is
@@ -29,7 +33,7 @@ STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", 
 CONTENT_LAYERS = ("block4_conv2",)
 
 
-def conv_throughput(dtype: str, repeats: int = 5) -> float:
+def conv_throughput(dtype: str, repeats: int = 9) -> float:
     """GFLOP/s of a large 3x3 convolution (forward) in ``dtype``."""
     import tensorflow as tf
 
@@ -113,33 +117,48 @@ def main(argv=None) -> int:
     p.add_argument("--backbone", default="vgg16-hed")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--grads", default="forward,tf")
+    p.add_argument("--allocators", default="bfc,malloc")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--throughput", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         size, opt, dtype, grad = args.worker.split(":")
         print(json.dumps(worker(int(size), opt, dtype, grad, args.backbone, args.repeats)))
         return 0
-    tput = {d: conv_throughput(d) for d in args.dtypes.split(",")}
-    print("3x3 conv throughput: " + ", ".join(f"{d} {g:.0f} GFLOP/s" for d, g in tput.items()))
+    if args.throughput:
+        print(json.dumps(conv_throughput(args.throughput)))
+        return 0
+
+    def child(flags, allocator):
+        env = dict(os.environ, TF_CPU_ALLOCATOR_USE_BFC="true" if allocator == "bfc" else "false")
+        return subprocess.run([sys.executable, __file__, *flags], capture_output=True, text=True, env=env)
+
+    allocators = args.allocators.split(",")
+    tput = {}
+    for d in args.dtypes.split(","):
+        by_alloc = {a: json.loads(child(["--throughput", d], a).stdout.strip().splitlines()[-1]) for a in allocators}
+        tput[d] = max(by_alloc.values())
+        print(f"3x3 conv throughput, {d}: " + ", ".join(f"{a} {g:.0f} GFLOP/s" for a, g in by_alloc.items())
+              + f" -> floor at {tput[d]:.0f}")
     print(f"backbone {args.backbone}; threads: TensorFlow default; {os.cpu_count()} CPUs\n")
-    print("| size | optimizer | dtype | input grad | s/step | GFLOP/step | floor s | x floor | peak RSS GiB |")
-    print("| --- | --- | --- | --- | --: | --: | --: | --: | --: |")
+    print("| size | optimizer | dtype | input grad | allocator | s/step | GFLOP/step | floor s | x floor | peak RSS GiB |")
+    print("| --- | --- | --- | --- | --- | --: | --: | --: | --: | --: |")
     for size in args.sizes.split(","):
         for opt in args.optimizers.split(","):
             for dtype in args.dtypes.split(","):
                 for grad in args.grads.split(","):
-                    cmd = [sys.executable, __file__, "--worker", f"{size}:{opt}:{dtype}:{grad}",
-                           "--backbone", args.backbone, "--repeats", str(args.repeats)]
-                    res = subprocess.run(cmd, capture_output=True, text=True)
-                    if res.returncode != 0:
-                        tail = (res.stderr.strip().splitlines() or ["?"])[-1]
-                        print(f"| {size} | {opt} | {dtype} | {grad} | failed: {tail[:80]} | | | | |")
-                        continue
-                    r = json.loads(res.stdout.strip().splitlines()[-1])
-                    floor = r["gflop_per_step"] / tput[dtype]
-                    print(f"| {r['size']} | {opt} | {dtype} | {grad} | {r['s_per_step']:.3f} | "
-                          f"{r['gflop_per_step']:.0f} | {floor:.3f} | {r['s_per_step'] / floor:.2f} | "
-                          f"{r['peak_rss_gib']:.2f} |", flush=True)
+                    for alloc in allocators:
+                        res = child(["--worker", f"{size}:{opt}:{dtype}:{grad}", "--backbone", args.backbone,
+                                     "--repeats", str(args.repeats)], alloc)
+                        if res.returncode != 0:
+                            tail = (res.stderr.strip().splitlines() or ["?"])[-1]
+                            print(f"| {size} | {opt} | {dtype} | {grad} | {alloc} | failed: {tail[:80]} | | | | |")
+                            continue
+                        r = json.loads(res.stdout.strip().splitlines()[-1])
+                        floor = r["gflop_per_step"] / tput[dtype]
+                        print(f"| {r['size']} | {opt} | {dtype} | {grad} | {alloc} | {r['s_per_step']:.3f} | "
+                              f"{r['gflop_per_step']:.0f} | {floor:.3f} | {r['s_per_step'] / floor:.2f} | "
+                              f"{r['peak_rss_gib']:.2f} |", flush=True)
     return 0
 
 
