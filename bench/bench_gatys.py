@@ -1,13 +1,18 @@
 """Gatys optimization benchmark: per-step time and peak memory against the FLOP floor.
 
     python3 bench/bench_gatys.py [--sizes 256,512,1024] [--backbone vgg16-hed] [--repeats 3]
-                                 [--grads forward,tf] [--allocators bfc,malloc]
+                                 [--grads forward,tf] [--allocators bfc,malloc] [--rounds 1]
 
 Each (size, optimizer, dtype, input gradient, allocator) runs in a fresh subprocess so its
 peak RSS is its own. The floor is the convolution FLOPs of the layers actually run (forward,
 plus the same again for the gradient with respect to the image) divided by the
-3x3-convolution throughput measured by this script in the same run, for float32 and
-bfloat16: measured under each allocator, and the higher one (the stricter floor) is used.
+3x3-convolution throughput that the same subprocess measures just before and just after
+timing its steps (the higher of the two: the stricter floor). This shared machine has
+minutes when everything runs at half speed; measuring the floor beside each row keeps
+such a minute from making a row look better or worse than it is.
+
+``--rounds N`` runs every row N times, the rows interleaved, and ends with a table of the
+median over rounds of each row's time and ratio to its floor.
 
 ``--allocators``: TensorFlow's CPU allocator, ``bfc`` (``TF_CPU_ALLOCATOR_USE_BFC=true``, what
 the ``tf-style`` command sets) or ``malloc`` (TensorFlow's default).
@@ -95,9 +100,11 @@ def worker(size: int, optimizer: str, dtype: str, grad: str, backbone: str, repe
     start = x0[0] * 0.5 + 60
     run = lbfgs if optimizer == "lbfgs" else adam
     run(obj, start, 2)  # trace and warm up
+    before = conv_throughput(dtype)
     t = time.perf_counter()
     out = run(obj, start, repeats)
     per_step = (time.perf_counter() - t) / out.evaluations
+    after = conv_throughput(dtype)
     return {
         "size": f"{w}x{h}",
         "optimizer": optimizer,
@@ -105,6 +112,7 @@ def worker(size: int, optimizer: str, dtype: str, grad: str, backbone: str, repe
         "grad": grad,
         "s_per_step": per_step,
         "gflop_per_step": step_flops(b.model, h, w) / 1e9,
+        "conv_gflops": [before, after],
         "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
     }
 
@@ -118,15 +126,12 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--grads", default="forward,tf")
     p.add_argument("--allocators", default="bfc,malloc")
+    p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
-    p.add_argument("--throughput", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         size, opt, dtype, grad = args.worker.split(":")
         print(json.dumps(worker(int(size), opt, dtype, grad, args.backbone, args.repeats)))
-        return 0
-    if args.throughput:
-        print(json.dumps(conv_throughput(args.throughput)))
         return 0
 
     def child(flags, allocator):
@@ -134,31 +139,38 @@ def main(argv=None) -> int:
         return subprocess.run([sys.executable, __file__, *flags], capture_output=True, text=True, env=env)
 
     allocators = args.allocators.split(",")
-    tput = {}
-    for d in args.dtypes.split(","):
-        by_alloc = {a: json.loads(child(["--throughput", d], a).stdout.strip().splitlines()[-1]) for a in allocators}
-        tput[d] = max(by_alloc.values())
-        print(f"3x3 conv throughput, {d}: " + ", ".join(f"{a} {g:.0f} GFLOP/s" for a, g in by_alloc.items())
-              + f" -> floor at {tput[d]:.0f}")
     print(f"backbone {args.backbone}; threads: TensorFlow default; {os.cpu_count()} CPUs\n")
-    print("| size | optimizer | dtype | input grad | allocator | s/step | GFLOP/step | floor s | x floor | peak RSS GiB |")
-    print("| --- | --- | --- | --- | --- | --: | --: | --: | --: | --: |")
-    for size in args.sizes.split(","):
-        for opt in args.optimizers.split(","):
-            for dtype in args.dtypes.split(","):
-                for grad in args.grads.split(","):
-                    for alloc in allocators:
-                        res = child(["--worker", f"{size}:{opt}:{dtype}:{grad}", "--backbone", args.backbone,
-                                     "--repeats", str(args.repeats)], alloc)
-                        if res.returncode != 0:
-                            tail = (res.stderr.strip().splitlines() or ["?"])[-1]
-                            print(f"| {size} | {opt} | {dtype} | {grad} | {alloc} | failed: {tail[:80]} | | | | |")
-                            continue
-                        r = json.loads(res.stdout.strip().splitlines()[-1])
-                        floor = r["gflop_per_step"] / tput[dtype]
-                        print(f"| {r['size']} | {opt} | {dtype} | {grad} | {alloc} | {r['s_per_step']:.3f} | "
-                              f"{r['gflop_per_step']:.0f} | {floor:.3f} | {r['s_per_step'] / floor:.2f} | "
-                              f"{r['peak_rss_gib']:.2f} |", flush=True)
+    print("| round | size | optimizer | dtype | input grad | allocator | s/step | GFLOP/step | conv GFLOP/s before, after | floor s | x floor | peak RSS GiB |")
+    print("| --: | --- | --- | --- | --- | --- | --: | --: | --: | --: | --: | --: |")
+    results: dict = {}
+    for rnd in range(1, args.rounds + 1):
+        for size in args.sizes.split(","):
+            for opt in args.optimizers.split(","):
+                for dtype in args.dtypes.split(","):
+                    for grad in args.grads.split(","):
+                        for alloc in allocators:
+                            key = (size, opt, dtype, grad, alloc)
+                            res = child(["--worker", f"{size}:{opt}:{dtype}:{grad}", "--backbone", args.backbone,
+                                         "--repeats", str(args.repeats)], alloc)
+                            if res.returncode != 0:
+                                tail = (res.stderr.strip().splitlines() or ["?"])[-1]
+                                print(f"| {rnd} | {size} | {opt} | {dtype} | {grad} | {alloc} | failed: {tail[:80]} | | | | | |")
+                                continue
+                            r = json.loads(res.stdout.strip().splitlines()[-1])
+                            floor = r["gflop_per_step"] / max(r["conv_gflops"])
+                            before, after = r["conv_gflops"]
+                            results.setdefault(key, []).append((r["s_per_step"], r["s_per_step"] / floor, r))
+                            print(f"| {rnd} | {r['size']} | {opt} | {dtype} | {grad} | {alloc} | {r['s_per_step']:.3f} | "
+                                  f"{r['gflop_per_step']:.0f} | {before:.0f}, {after:.0f} | {floor:.3f} | "
+                                  f"{r['s_per_step'] / floor:.2f} | {r['peak_rss_gib']:.2f} |", flush=True)
+    if args.rounds > 1:
+        print(f"\nMedian over {args.rounds} rounds:\n")
+        print("| size | optimizer | dtype | input grad | allocator | s/step | x floor | peak RSS GiB |")
+        print("| --- | --- | --- | --- | --- | --: | --: | --: |")
+        for (size, opt, dtype, grad, alloc), rows in results.items():
+            med = lambda xs: sorted(xs)[len(xs) // 2]
+            print(f"| {rows[0][2]['size']} | {opt} | {dtype} | {grad} | {alloc} | {med([x[0] for x in rows]):.3f} | "
+                  f"{med([x[1] for x in rows]):.2f} | {max(x[2]['peak_rss_gib'] for x in rows):.2f} |")
     return 0
 
 
