@@ -1,6 +1,7 @@
 """Where one Gatys step's time goes: forward, + image gradient, + loss, per input gradient.
 
     python3 bench/bench_step_parts.py [--size 512] [--repeats 5]
+    TF_CPU_ALLOCATOR_USE_BFC=true python3 bench/bench_step_parts.py   # as the tf-style command runs
 
 Times three compiled functions at one size (median of ``--repeats`` after a warm-up), each
 with the convolutions' input gradient computed both ways (``forward``: a forward
@@ -66,7 +67,8 @@ def main(argv=None) -> int:
         rows[grad] = [median(forward), median(forward_and_grad), median(obj.evaluate)]
     tput = bg.conv_throughput("float32")
     floor = gflop / tput
-    print(f"{w}x{h}, {args.backbone}, float32: {gflop:.0f} GFLOP per step, conv throughput "
+    alloc = "bfc" if os.environ.get("TF_CPU_ALLOCATOR_USE_BFC", "").lower() in ("1", "true") else "malloc"
+    print(f"{w}x{h}, {args.backbone}, float32, {alloc} allocator: {gflop:.0f} GFLOP per step, conv throughput "
           f"{tput:.0f} GFLOP/s, floor {floor:.3f} s (forward alone: {floor / 2:.3f} s)\n")
     print("| part | forward input grad | tf input grad |")
     print("| --- | --: | --: |")
