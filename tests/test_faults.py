@@ -133,6 +133,7 @@ def test_full_disk_stylize_keeps_the_previous_picture(disk, tmp_path, capsys):
     assert _files(disk) == ["out.png"]
 
 
+@pytest.mark.slow  # 44 s: keeps the quick subset under 5 minutes
 @pytest.mark.parametrize("kind", ["saved_model", "tflite"])
 def test_full_disk_export_keeps_the_previous_export(disk, model_path, kind, capsys):
     out = disk / ("sm" if kind == "saved_model" else "m.tflite")

@@ -143,6 +143,7 @@ def _stream(files, start, count, seed=0):
     return [(x.numpy(), i.numpy()) for x, i in ds.take(count)]
 
 
+@pytest.mark.slow  # 25 s: keeps the quick subset under 5 minutes
 def test_data_stream_is_a_function_of_seed_and_position(data):
     files = scan_data(data).files  # 5 files: positions 6.. cross an epoch boundary
     full = _stream(files, 0, 7)
@@ -181,6 +182,7 @@ def test_loss_falls_and_run_folder_is_complete(tmp_path, tiny, data):
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
 
 
+@pytest.mark.slow  # 49 s: keeps the quick subset under 5 minutes
 def test_resume_continues_at_the_step_and_matches_an_uninterrupted_run(tmp_path, tiny, data):
     full = train(_painting(), data, tmp_path / "full", backbone=tiny, steps=8, checkpoint_every=100, **TINY)
     part = train(_painting(), data, tmp_path / "part", backbone=tiny, steps=4, checkpoint_every=100, **TINY)
