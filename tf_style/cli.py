@@ -651,7 +651,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # TensorFlow's CPU allocator is malloc, which maps and zeroes every large tensor afresh
     # (a 512 px VGG activation is 50 MB: about 26 ms of page faults each time); its BFC
-    # allocator reuses them: 8% faster per 512 px step, lower peak RSS (bench/README.md).
+    # allocator reuses them: 5-10% faster per 512 px step, lower peak RSS (bench/README.md).
     # Read when TensorFlow first runs an op, so this is the place; users may set it false.
     os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
     stop = _Stop()
