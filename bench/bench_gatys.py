@@ -157,18 +157,20 @@ def main(argv=None) -> int:
                                 print(f"| {rnd} | {size} | {opt} | {dtype} | {grad} | {alloc} | failed: {tail[:80]} | | | | | |")
                                 continue
                             r = json.loads(res.stdout.strip().splitlines()[-1])
-                            floor = r["gflop_per_step"] / max(r["conv_gflops"])
                             before, after = r["conv_gflops"]
+                            floor = r["gflop_per_step"] / max(before, after)
                             results.setdefault(key, []).append((r["s_per_step"], r["s_per_step"] / floor, r))
                             print(f"| {rnd} | {r['size']} | {opt} | {dtype} | {grad} | {alloc} | {r['s_per_step']:.3f} | "
                                   f"{r['gflop_per_step']:.0f} | {before:.0f}, {after:.0f} | {floor:.3f} | "
                                   f"{r['s_per_step'] / floor:.2f} | {r['peak_rss_gib']:.2f} |", flush=True)
     if args.rounds > 1:
+        def med(xs):
+            return sorted(xs)[len(xs) // 2]
+
         print(f"\nMedian over {args.rounds} rounds:\n")
         print("| size | optimizer | dtype | input grad | allocator | s/step | x floor | peak RSS GiB |")
         print("| --- | --- | --- | --- | --- | --: | --: | --: |")
         for (size, opt, dtype, grad, alloc), rows in results.items():
-            med = lambda xs: sorted(xs)[len(xs) // 2]
             print(f"| {rows[0][2]['size']} | {opt} | {dtype} | {grad} | {alloc} | {med([x[0] for x in rows]):.3f} | "
                   f"{med([x[1] for x in rows]):.2f} | {max(x[2]['peak_rss_gib'] for x in rows):.2f} |")
     return 0
