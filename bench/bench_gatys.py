@@ -1,9 +1,9 @@
 """Gatys optimization benchmark: per-step time and peak memory against the FLOP floor.
 
     python3 bench/bench_gatys.py [--sizes 256,512,1024] [--backbone vgg16-hed] [--repeats 3]
-                                 [--grads forward,transposed] [--allocators bfc,malloc] [--rounds 1]
+                                 [--grads forward,tf] [--allocators bfc,malloc] [--rounds 1]
 
-Each (size, optimizer, dtype, convolution kernels, allocator) runs in a fresh subprocess so its
+Each (size, optimizer, dtype, input gradient, allocator) runs in a fresh subprocess so its
 peak RSS is its own. The floor is the convolution FLOPs of the layers actually run (forward,
 plus the same again for the gradient with respect to the image) divided by the
 3x3-convolution throughput that the same subprocess measures just before and just after
@@ -17,16 +17,9 @@ median over rounds of each row's time and ratio to its floor.
 ``--allocators``: TensorFlow's CPU allocator, ``bfc`` (``TF_CPU_ALLOCATOR_USE_BFC=true``, what
 the ``tf-style`` command sets) or ``malloc`` (TensorFlow's default).
 
-``--grads``: which convolution kernels run, forward and input gradient:
-``forward`` (TensorFlow's Eigen kernels, oneDNN off; the input gradient as a forward
-convolution with the rotated kernel), ``tf`` (Eigen, TensorFlow's own
-``Conv2DBackpropInput`` for the gradient), ``transposed`` (oneDNN on; the forward as
-oneDNN's input-gradient kernel with the rotated kernel, the gradient on the same kernel:
-what the ``tf-style`` command runs on AVX2 CPUs), ``onednn`` (oneDNN on, TensorFlow's own
-kernels), ``auto`` (what tf-style picks in a process with TensorFlow's default settings).
-The floor's throughput is the faster of TensorFlow's forward convolution and its
-input-gradient kernel on the same 3x3 convolution, so a row that runs on the faster
-kernel is compared with that kernel.
+``--grads``: how the convolutions' input gradient is computed: ``forward`` (a forward
+convolution with the rotated kernel, tf-style's choice where TensorFlow's own kernel is
+slow), ``tf`` (TensorFlow's ``Conv2DBackpropInput``), ``auto`` (what tf-style picks here).
 """
 
 from __future__ import annotations
@@ -43,31 +36,24 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 CONTENT_LAYERS = ("block4_conv2",)
-ONEDNN_GRADS = ("transposed", "onednn")  # rows that run with TF_ENABLE_ONEDNN_OPTS=1
 
 
 def conv_throughput(dtype: str, repeats: int = 9) -> float:
-    """GFLOP/s of a large 3x3 convolution in ``dtype``: the faster of TensorFlow's forward
-    kernel and its input-gradient kernel (the same convolution, rotated kernel)."""
+    """GFLOP/s of a large 3x3 convolution (forward) in ``dtype``."""
     import tensorflow as tf
 
     x = tf.random.uniform([1, 128, 128, 256], dtype=tf.float32)
     w = tf.random.uniform([3, 3, 256, 256], dtype=tf.float32)
     x, w = tf.cast(x, dtype), tf.cast(w, dtype)
-    forward = tf.function(lambda a, b: tf.nn.conv2d(a, b, 1, "SAME"))
-    transposed = tf.function(lambda a, b: tf.raw_ops.Conv2DBackpropInput(
-        input_sizes=[1, 128, 128, 256], filter=b, out_backprop=a, strides=[1, 1, 1, 1], padding="SAME"))
-    flops = 2 * 128 * 128 * 9 * 256 * 256
-    rates = []
-    for f in (forward, transposed):
+    f = tf.function(lambda a, b: tf.nn.conv2d(a, b, 1, "SAME"))
+    f(x, w).numpy()
+    best = []
+    for _ in range(repeats):
+        t = time.perf_counter()
         f(x, w).numpy()
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            f(x, w).numpy()
-            times.append(time.perf_counter() - t)
-        rates.append(flops / sorted(times)[len(times) // 2] / 1e9)
-    return max(rates)
+        best.append(time.perf_counter() - t)
+    flops = 2 * 128 * 128 * 9 * 256 * 256
+    return flops / sorted(best)[len(best) // 2] / 1e9
 
 
 def step_flops(model, height: int, width: int) -> float:
@@ -106,10 +92,6 @@ def worker(size: int, optimizer: str, dtype: str, grad: str, backbone: str, repe
 
     if grad != "auto":
         bb.native_input_grad_is_slow = lambda: grad == "forward"
-        bb.transposed_forward_is_faster = lambda: grad == "transposed"
-    onednn = bb._onednn_enabled()
-    if grad != "auto" and onednn != (grad in ONEDNN_GRADS):
-        raise SystemExit(f"{grad}: oneDNN is {'on' if onednn else 'off'} in this process")
     from tf_style.optimize import adam, lbfgs
 
     h, w = size * 3 // 4, size  # the 4:3 of the example photo
@@ -142,7 +124,7 @@ def main(argv=None) -> int:
     p.add_argument("--dtypes", default="float32,bfloat16")
     p.add_argument("--backbone", default="vgg16-hed")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--grads", default="forward,transposed")
+    p.add_argument("--grads", default="forward,tf")
     p.add_argument("--allocators", default="bfc,malloc")
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -152,15 +134,13 @@ def main(argv=None) -> int:
         print(json.dumps(worker(int(size), opt, dtype, grad, args.backbone, args.repeats)))
         return 0
 
-    def child(flags, allocator, grad):
+    def child(flags, allocator):
         env = dict(os.environ, TF_CPU_ALLOCATOR_USE_BFC="true" if allocator == "bfc" else "false")
-        if grad != "auto":
-            env["TF_ENABLE_ONEDNN_OPTS"] = "1" if grad in ONEDNN_GRADS else "0"
         return subprocess.run([sys.executable, __file__, *flags], capture_output=True, text=True, env=env)
 
     allocators = args.allocators.split(",")
     print(f"backbone {args.backbone}; threads: TensorFlow default; {os.cpu_count()} CPUs\n")
-    print("| round | size | optimizer | dtype | convs | allocator | s/step | GFLOP/step | conv GFLOP/s before, after | floor s | x floor | peak RSS GiB |")
+    print("| round | size | optimizer | dtype | input grad | allocator | s/step | GFLOP/step | conv GFLOP/s before, after | floor s | x floor | peak RSS GiB |")
     print("| --: | --- | --- | --- | --- | --- | --: | --: | --: | --: | --: | --: |")
     results: dict = {}
     for rnd in range(1, args.rounds + 1):
@@ -171,7 +151,7 @@ def main(argv=None) -> int:
                         for alloc in allocators:
                             key = (size, opt, dtype, grad, alloc)
                             res = child(["--worker", f"{size}:{opt}:{dtype}:{grad}", "--backbone", args.backbone,
-                                         "--repeats", str(args.repeats)], alloc, grad)
+                                         "--repeats", str(args.repeats)], alloc)
                             if res.returncode != 0:
                                 tail = (res.stderr.strip().splitlines() or ["?"])[-1]
                                 print(f"| {rnd} | {size} | {opt} | {dtype} | {grad} | {alloc} | failed: {tail[:80]} | | | | | |")
@@ -188,7 +168,7 @@ def main(argv=None) -> int:
             return sorted(xs)[len(xs) // 2]
 
         print(f"\nMedian over {args.rounds} rounds:\n")
-        print("| size | optimizer | dtype | convs | allocator | s/step | x floor | peak RSS GiB |")
+        print("| size | optimizer | dtype | input grad | allocator | s/step | x floor | peak RSS GiB |")
         print("| --- | --- | --- | --- | --- | --: | --: | --: |")
         for (size, opt, dtype, grad, alloc), rows in results.items():
             print(f"| {rows[0][2]['size']} | {opt} | {dtype} | {grad} | {alloc} | {med([x[0] for x in rows]):.3f} | "

@@ -221,79 +221,6 @@ def test_forward_input_grad_gives_tensorflows_gradient(dtype):
     assert float(tf.reduce_max(tf.abs(g2))) > 0
 
 
-@pytest.mark.parametrize("frozen", [True, False])
-def test_transposed_forward_gives_keras_outputs_and_gradients(frozen):
-    # The forward run on TensorFlow's input-gradient kernel (rotated kernel) and its input
-    # gradient on the same kernel must be Keras' convolution, through pools, several
-    # channels, a non-square image and a batch of 2, traced with unknown sizes.
-    fast = B.build_vgg_features([1, 2], [8, 16], ["block2_conv2"], seed=3, transposed_forward=True,
-                                forward_input_grad=True)
-    ref = B.build_vgg_features([1, 2], [8, 16], ["block2_conv2"], seed=3, transposed_forward=False,
-                               forward_input_grad=False)
-    assert all(l.transposed_forward for l in _convs(fast)) and not any(l.transposed_forward for l in _convs(ref))
-    if not frozen:  # trainable layers rotate per call instead of keeping the rotated kernel
-        for l in _convs(fast):
-            l.trainable = True
-    x = tf.constant(_images(2, 12, 20, seed=4))
-    weights = tf.random.stateless_normal([2, 6, 10, 16], seed=[1, 2])
-
-    def traced(model):
-        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
-        def run(img):
-            with tf.GradientTape() as tape:
-                tape.watch(img)
-                out = model(img)["block2_conv2"]
-                loss = tf.reduce_sum(out * weights)
-            return out, tape.gradient(loss, img)
-
-        return run(x)
-
-    (y1, g1), (y2, g2) = traced(fast), traced(ref)
-    assert y1.shape == y2.shape == (2, 6, 10, 16)
-    np.testing.assert_allclose(y1, y2, rtol=1e-5, atol=1e-5 * float(tf.reduce_max(y2)))
-    assert float(tf.reduce_max(tf.abs(g1 - g2))) <= 1e-5 * float(tf.reduce_max(tf.abs(g2)))
-    assert float(tf.reduce_max(tf.abs(g2))) > 0
-    assert all((l._rotated is not None) == frozen for l in _convs(fast))
-
-
-def test_transposed_forward_gives_the_kernel_gradient_and_round_trips():
-    layer = B.FeatureConv2D(5, 3, padding="same", transposed_forward=True)
-    ref = keras.layers.Conv2D(5, 3, padding="same")
-    x = tf.constant(_images(2, 7, 9, seed=1) / 255.0)
-    layer.build(x.shape), ref.build(x.shape)
-    ref.set_weights(layer.get_weights())
-    grads = []
-    for l in (layer, ref):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = tf.reduce_sum(tf.sin(l(x)))
-        grads.append(tape.gradient(y, [x, l.kernel]))
-    for a, b in zip(*grads):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
-    clone = B.FeatureConv2D.from_config(layer.get_config())
-    assert clone.transposed_forward is True
-    assert B.FeatureConv2D.from_config(B.FeatureConv2D(2, 3).get_config()).transposed_forward is False
-
-
-def test_transposed_forward_default_follows_the_runtime(monkeypatch):
-    monkeypatch.setattr(B, "transposed_forward_is_faster", lambda: True)
-    assert all(l.transposed_forward for l in _convs(B.build_vgg_features([1], [4], ["block1_conv1"])))
-    # Measured for float32 only: bfloat16 keeps the forward kernel.
-    bf16 = B.build_vgg_features([1], [4], ["block1_conv1"], dtype="bfloat16")
-    assert not any(l.transposed_forward for l in _convs(bf16))
-    monkeypatch.setattr(B, "transposed_forward_is_faster", lambda: False)
-    assert not any(l.transposed_forward for l in _convs(B.build_vgg_features([1], [4], ["block1_conv1"])))
-
-
-@pytest.mark.parametrize("onednn, flags, expected", [
-    (True, {"avx2", "fma"}, True), (True, {"avx2", "avx512f"}, False), (False, {"avx2"}, False),
-])
-def test_transposed_forward_is_picked_for_onednn_on_avx2_only(monkeypatch, onednn, flags, expected):
-    monkeypatch.setattr(B, "_onednn_enabled", lambda: onednn)
-    monkeypatch.setattr(B, "_cpu_flags", lambda: frozenset(flags))
-    assert B.transposed_forward_is_faster() is expected
-
-
 def test_forward_input_grad_also_gives_the_kernel_gradient():
     layer = B.FeatureConv2D(5, 3, padding="same", forward_input_grad=True)
     ref = keras.layers.Conv2D(5, 3, padding="same")
@@ -318,7 +245,7 @@ def test_forward_input_grad_falls_back_where_it_does_not_hold(kwargs):
     x = tf.constant(_images(1, 9, 9, seed=2))
     layer.build(x.shape), ref.build(x.shape)
     ref.set_weights(layer.get_weights())
-    assert not layer._rotation_applies()
+    assert not layer._can_use_forward_grad()
     g = []
     for l in (layer, ref):
         with tf.GradientTape() as tape:

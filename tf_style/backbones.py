@@ -252,63 +252,6 @@ def _conv_same_forward_grad(x: tf.Tensor, kernel: tf.Tensor, rotated: Optional[t
     return conv(x, kernel)
 
 
-def _conv_same_transposed(x: tf.Tensor, kernel: tf.Tensor, rotated: Optional[tf.Tensor] = None) -> tf.Tensor:
-    """A stride-1 "same" convolution computed by TensorFlow's input-gradient kernel.
-
-    The forward convolution with ``kernel`` is the input gradient (``Conv2DBackpropInput``)
-    of a convolution whose kernel is ``_rotate_kernel(kernel)``; its own input gradient is
-    TensorFlow's ``Conv2DBackpropInput`` with ``kernel``. So both directions run on the
-    input-gradient kernel, which is oneDNN's fast one on AVX2 CPUs (bench/README.md).
-    ``rotated``: as for :func:`_conv_same_forward_grad`.
-    """
-
-    @tf.custom_gradient
-    def conv(x, kernel):
-        shape = tf.shape(x)
-        y = tf.raw_ops.Conv2DBackpropInput(
-            input_sizes=tf.stack([shape[0], shape[1], shape[2], tf.shape(kernel)[3]]),
-            filter=_rotate_kernel(kernel) if rotated is None else rotated,
-            out_backprop=x, strides=[1, 1, 1, 1], padding="SAME",
-        )
-        y.set_shape(x.shape[:-1].concatenate([kernel.shape[-1]]))
-
-        def grad(dy):
-            dx = tf.raw_ops.Conv2DBackpropInput(
-                input_sizes=shape, filter=kernel, out_backprop=dy, strides=[1, 1, 1, 1], padding="SAME",
-            )
-            dk = tf.raw_ops.Conv2DBackpropFilter(
-                input=x, filter_sizes=tf.shape(kernel), out_backprop=dy,
-                strides=[1, 1, 1, 1], padding="SAME",
-            )
-            return dx, dk
-
-        return y, grad
-
-    return conv(x, kernel)
-
-
-def _onednn_enabled() -> bool:
-    try:
-        from tensorflow.python.util import _pywrap_util_port
-
-        return bool(_pywrap_util_port.IsMklEnabled())
-    except (ImportError, AttributeError):  # private module moved: assume TensorFlow's default
-        return False
-
-
-def transposed_forward_is_faster() -> bool:
-    """Whether :class:`FeatureConv2D` should run its forward on the input-gradient kernel.
-
-    With oneDNN on a CPU without AVX-512 (AVX2/FMA), oneDNN's input-gradient kernel ran
-    VGG's layers at 118-135 GFLOP/s and its forward at 28-95; TensorFlow's own (Eigen)
-    forward at 86-123 (bench/README.md). Not measured on AVX-512 CPUs (where oneDNN is
-    TensorFlow's default), so those keep the forward kernel.
-    """
-    if tf.config.list_logical_devices("GPU"):
-        return False
-    return _onednn_enabled() and "avx512f" not in _cpu_flags()
-
-
 def native_input_grad_is_slow() -> bool:
     """Whether TensorFlow's own input-gradient kernel is the slow one here.
 
@@ -330,12 +273,9 @@ def native_input_grad_is_slow() -> bool:
 class FeatureConv2D(keras.layers.Conv2D):
     """``Conv2D`` that can compute its input gradient as a forward convolution.
 
-    Same weights and outputs as ``keras.layers.Conv2D``. For stride 1, "same" padding, an
-    odd kernel and channels last, two ways to use TensorFlow's faster kernel:
-    ``forward_input_grad=True``: the gradient with respect to the input runs through the
-    forward kernel (about 2x faster on CPUs without oneDNN);
-    ``transposed_forward=True`` (takes precedence): the forward runs through the
-    input-gradient kernel, and so does the gradient (faster with oneDNN on AVX2 CPUs).
+    Same weights and outputs as ``keras.layers.Conv2D``; with ``forward_input_grad=True``
+    (stride 1, "same" padding, odd kernel, channels last) the gradient with respect to
+    the input runs through the forward kernel, about 2x faster on CPUs without oneDNN.
 
     Example:
         >>> layer = FeatureConv2D(8, 3, padding="same", forward_input_grad=True)
@@ -343,17 +283,15 @@ class FeatureConv2D(keras.layers.Conv2D):
         (1, 16, 16, 8)
     """
 
-    def __init__(
-        self, *args, forward_input_grad: bool = False, transposed_forward: bool = False, **kwargs
-    ) -> None:
+    def __init__(self, *args, forward_input_grad: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.forward_input_grad = bool(forward_input_grad)
-        self.transposed_forward = bool(transposed_forward)
         self._rotated: Optional[tf.Tensor] = None
 
-    def _rotation_applies(self) -> bool:
+    def _can_use_forward_grad(self) -> bool:
         return (
-            self.padding == "same"
+            self.forward_input_grad
+            and self.padding == "same"
             and tuple(self.strides) == (1, 1)
             and tuple(self.dilation_rate) == (1, 1)
             and all(k % 2 == 1 for k in self.kernel_size)
@@ -373,10 +311,11 @@ class FeatureConv2D(keras.layers.Conv2D):
         return self._rotated
 
     def convolution_op(self, inputs, kernel):
-        if not ((self.forward_input_grad or self.transposed_forward) and self._rotation_applies()):
+        if not self._can_use_forward_grad():
             return super().convolution_op(inputs, kernel)
-        how = _conv_same_transposed if self.transposed_forward else _conv_same_forward_grad
-        return how(tf.convert_to_tensor(inputs), tf.convert_to_tensor(kernel), self._rotated_kernel())
+        return _conv_same_forward_grad(
+            tf.convert_to_tensor(inputs), tf.convert_to_tensor(kernel), self._rotated_kernel()
+        )
 
     # Every Keras path that replaces the weights drops the rotated copy. (Assigning
     # ``layer.kernel`` directly does not: call ``set_weights`` instead on a frozen layer.)
@@ -389,11 +328,7 @@ class FeatureConv2D(keras.layers.Conv2D):
         super().load_own_variables(store)
 
     def get_config(self) -> dict:
-        return {
-            **super().get_config(),
-            "forward_input_grad": self.forward_input_grad,
-            "transposed_forward": self.transposed_forward,
-        }
+        return {**super().get_config(), "forward_input_grad": self.forward_input_grad}
 
 
 @keras.saving.register_keras_serializable(package="tf_style")
@@ -500,19 +435,14 @@ def _build(
     dtype: str,
     seed: Optional[int] = None,
     forward_input_grad: Optional[bool] = None,
-    transposed_forward: Optional[bool] = None,
 ) -> keras.Model:
     """The VGG conv stack up to the deepest of ``outputs`` (canonical names, validated).
 
-    ``forward_input_grad``, ``transposed_forward``: see :class:`FeatureConv2D`; ``None``
-    picks them where :func:`native_input_grad_is_slow` and (float32 only)
-    :func:`transposed_forward_is_faster`.
+    ``forward_input_grad``: see :class:`FeatureConv2D`; ``None`` picks it where
+    :func:`native_input_grad_is_slow`.
     """
     if forward_input_grad is None:
         forward_input_grad = native_input_grad_is_slow()
-    if transposed_forward is None:
-        # Measured in float32 only; oneDNN's bfloat16 kernels need AVX512_BF16 anyway.
-        transposed_forward = dtype == "float32" and transposed_forward_is_faster()
     order = {n: i for i, n in enumerate(_layer_table(num_repeats)[0])}
     deepest = max(order[o] for o in outputs)
     policy = "mixed_bfloat16" if dtype == "bfloat16" else "float32"
@@ -530,7 +460,6 @@ def _build(
             x = FeatureConv2D(
                 int(filters), 3, padding="same", activation="relu", name=lname,
                 kernel_initializer=init, dtype=policy, forward_input_grad=forward_input_grad,
-                transposed_forward=transposed_forward,
             )(x)
             tensors[lname] = x
             if order[lname] == deepest:
@@ -568,15 +497,14 @@ def build_vgg_features(
     dtype: str = "float32",
     seed: Optional[int] = None,
     forward_input_grad: Optional[bool] = None,
-    transposed_forward: Optional[bool] = None,
 ) -> keras.Model:
     """A randomly initialised, frozen VGG-style feature model (stand-ins for tests).
 
     Block ``b`` has ``num_repeats[b-1]`` 3x3 ReLU convolutions of ``num_filters[b-1]``
     channels, named ``block{b}_conv{i}``, followed by a 2x2 pool ``block{b}_pool``.
     Only blocks up to the deepest of ``layers`` are built. ``seed`` makes the weights
-    deterministic; ``forward_input_grad`` and ``transposed_forward`` are
-    :class:`FeatureConv2D`'s (``None``: picked for this runtime, see ``_build``).
+    deterministic; ``forward_input_grad`` is :class:`FeatureConv2D`'s (``None``: where
+    :func:`native_input_grad_is_slow`).
 
     Example:
         >>> m = build_vgg_features([1, 1, 1], [4, 8, 8], ["block3_conv1"])  # doctest: +SKIP
@@ -593,7 +521,6 @@ def build_vgg_features(
     return _build(
         num_repeats, num_filters, outputs, pooling=pooling, mean_bgr=mean_bgr,
         name=name, dtype=dtype, seed=seed, forward_input_grad=forward_input_grad,
-        transposed_forward=transposed_forward,
     )
 
 
