@@ -20,8 +20,8 @@ HED_MEAN = np.array([104.00699, 116.66877, 122.67892], np.float32)
 CAFFE_MEAN = np.array([103.939, 116.779, 123.68], np.float32)
 
 
-def _images(n=1, h=16, w=16, seed=0):
-    return np.random.default_rng(seed).uniform(0, 255, (n, h, w, 3)).astype(np.float32)
+def _images(n=1, h=16, w=16, seed=0, c=3):
+    return np.random.default_rng(seed).uniform(0, 255, (n, h, w, c)).astype(np.float32)
 
 
 def _convs(model):
@@ -221,11 +221,34 @@ def test_forward_input_grad_gives_tensorflows_gradient(dtype):
     assert float(tf.reduce_max(tf.abs(g2))) > 0
 
 
+def test_forward_input_grad_skips_the_image_layer():
+    # A forward convolution with 3 output channels is slow; the first layer keeps
+    # TensorFlow's input-gradient kernel, the others use the rotated forward one.
+    model = B.build_vgg_features([1, 1], [8, 8], ["block2_conv1"], seed=1, forward_input_grad=True)
+    x = tf.constant(_images(1, 8, 8))
+
+    @tf.function
+    def grad(img):
+        with tf.GradientTape() as tape:
+            tape.watch(img)
+            loss = tf.reduce_sum(model(img)["block2_conv1"])
+        return tape.gradient(loss, img)
+
+    ops = [op.type for op in grad.get_concrete_function(x).graph.get_operations()]
+    # Forward: two convolutions; gradient: one forward (block2_conv1, 8 channels in) and
+    # one Conv2DBackpropInput (block1_conv1, the image's 3 channels).
+    assert ops.count("Conv2DBackpropInput") == 1
+    assert ops.count("Conv2D") == 3
+    first, second = _convs(model)
+    assert not first._can_use_forward_grad() and second._can_use_forward_grad()
+
+
 def test_forward_input_grad_also_gives_the_kernel_gradient():
     layer = B.FeatureConv2D(5, 3, padding="same", forward_input_grad=True)
     ref = keras.layers.Conv2D(5, 3, padding="same")
-    x = tf.constant(_images(2, 7, 9, seed=1) / 255.0)
+    x = tf.constant(_images(2, 7, 9, seed=1, c=8) / 255.0)  # 8 channels: the rotated path
     layer.build(x.shape), ref.build(x.shape)
+    assert layer._can_use_forward_grad()
     ref.set_weights(layer.get_weights())
     grads = []
     for l in (layer, ref):
@@ -265,7 +288,7 @@ def _input_grad(layer, x):
 def test_frozen_feature_conv_keeps_its_rotated_kernel_until_the_weights_change():
     layer = B.FeatureConv2D(4, 3, padding="same", forward_input_grad=True)
     ref = keras.layers.Conv2D(4, 3, padding="same")
-    x = tf.constant(_images(1, 6, 7, seed=5) / 255.0)
+    x = tf.constant(_images(1, 6, 7, seed=5, c=8) / 255.0)
     layer.build(x.shape), ref.build(x.shape)
     layer.trainable = False
     ref.set_weights(layer.get_weights())

@@ -269,13 +269,17 @@ def native_input_grad_is_slow() -> bool:
         return False
 
 
+_MIN_FORWARD_GRAD_CHANNELS = 8
+
+
 @keras.saving.register_keras_serializable(package="tf_style")
 class FeatureConv2D(keras.layers.Conv2D):
     """``Conv2D`` that can compute its input gradient as a forward convolution.
 
     Same weights and outputs as ``keras.layers.Conv2D``; with ``forward_input_grad=True``
     (stride 1, "same" padding, odd kernel, channels last) the gradient with respect to
-    the input runs through the forward kernel, about 2x faster on CPUs without oneDNN.
+    the input runs through the forward kernel, about 2x faster on CPUs without oneDNN
+    (layers with at least 8 input channels: the image's 3 keep TensorFlow's kernel).
 
     Example:
         >>> layer = FeatureConv2D(8, 3, padding="same", forward_input_grad=True)
@@ -297,6 +301,9 @@ class FeatureConv2D(keras.layers.Conv2D):
             and all(k % 2 == 1 for k in self.kernel_size)
             and self.groups == 1
             and self.data_format == "channels_last"
+            # The image's 3 channels: a forward convolution with 3 outputs ran at 13-16
+            # GFLOP/s, TensorFlow's input gradient at 26 (21 against 35-46 ms at 512 px).
+            and self.kernel.shape[-2] >= _MIN_FORWARD_GRAD_CHANNELS
         )
 
     def _rotated_kernel(self) -> Optional[tf.Tensor]:
