@@ -6,10 +6,12 @@
 Each (size, optimizer, dtype, input gradient, allocator) runs in a fresh subprocess so its
 peak RSS is its own. The floor is the convolution FLOPs of the layers actually run (forward,
 plus the same again for the gradient with respect to the image) divided by the
-3x3-convolution throughput that the same subprocess measures just before and just after
-timing its steps (the higher of the two: the stricter floor). This shared machine has
-minutes when everything runs at half speed; measuring the floor beside each row keeps
-such a minute from making a row look better or worse than it is.
+3x3-convolution throughput. The subprocess measures that throughput between every two
+steps (3 timed convolutions, not counted in the steps); each step is compared with the
+higher of the throughputs measured just before and just after it (the stricter floor),
+and a row reports the median step time and the median of the steps' ratios. This shared
+machine has phases, seconds to minutes long, when everything runs at half speed; a floor
+measured beside each step moves with them.
 
 ``--rounds N`` runs every row N times, the rows interleaved, and ends with a table of the
 median over rounds of each row's time and ratio to its floor.
@@ -100,21 +102,40 @@ def worker(size: int, optimizer: str, dtype: str, grad: str, backbone: str, repe
     start = x0[0] * 0.5 + 60
     run = lbfgs if optimizer == "lbfgs" else adam
     run(obj, start, 2)  # trace and warm up
-    before = conv_throughput(dtype)
-    t = time.perf_counter()
-    out = run(obj, start, repeats)
-    per_step = (time.perf_counter() - t) / out.evaluations
-    after = conv_throughput(dtype)
+    flops = step_flops(b.model, h, w)
+    # The floor of each step comes from the convolution throughput measured right before
+    # and right after that step (the higher: the stricter floor). Slow phases of this
+    # shared machine last seconds to minutes, so a floor measured minutes away from a step
+    # can be off by 20%; one measured beside it moves with it.
+    rates = [conv_throughput(dtype, repeats=3)]
+    steps: list = []
+    mark = {"t": time.perf_counter()}
+
+    def between_steps(done, terms, image):
+        steps.append(time.perf_counter() - mark["t"])
+        rates.append(conv_throughput(dtype, repeats=3))
+        mark["t"] = time.perf_counter()
+
+    mark["t"] = time.perf_counter()
+    run(obj, start, repeats, callback=between_steps)
+    ratios = [t / (flops / 1e9 / max(a, b)) for t, a, b in zip(steps, rates, rates[1:])]
     return {
         "size": f"{w}x{h}",
         "optimizer": optimizer,
         "dtype": dtype,
         "grad": grad,
-        "s_per_step": per_step,
-        "gflop_per_step": step_flops(b.model, h, w) / 1e9,
-        "conv_gflops": [before, after],
+        "s_per_step": median(steps),
+        "x_floor": median(ratios),
+        "gflop_per_step": flops / 1e9,
+        "conv_gflops": [min(rates), max(rates)],
         "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
     }
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
 
 
 def main(argv=None) -> int:
@@ -140,8 +161,8 @@ def main(argv=None) -> int:
 
     allocators = args.allocators.split(",")
     print(f"backbone {args.backbone}; threads: TensorFlow default; {os.cpu_count()} CPUs\n")
-    print("| round | size | optimizer | dtype | input grad | allocator | s/step | GFLOP/step | conv GFLOP/s before, after | floor s | x floor | peak RSS GiB |")
-    print("| --: | --- | --- | --- | --- | --- | --: | --: | --: | --: | --: | --: |")
+    print("| round | size | optimizer | dtype | input grad | allocator | s/step | GFLOP/step | conv GFLOP/s | x floor | peak RSS GiB |")
+    print("| --: | --- | --- | --- | --- | --- | --: | --: | --: | --: | --: |")
     results: dict = {}
     for rnd in range(1, args.rounds + 1):
         for size in args.sizes.split(","):
@@ -154,19 +175,16 @@ def main(argv=None) -> int:
                                          "--repeats", str(args.repeats)], alloc)
                             if res.returncode != 0:
                                 tail = (res.stderr.strip().splitlines() or ["?"])[-1]
-                                print(f"| {rnd} | {size} | {opt} | {dtype} | {grad} | {alloc} | failed: {tail[:80]} | | | | | |")
+                                print(f"| {rnd} | {size} | {opt} | {dtype} | {grad} | {alloc} | failed: {tail[:80]} | | | | |")
                                 continue
                             r = json.loads(res.stdout.strip().splitlines()[-1])
-                            before, after = r["conv_gflops"]
-                            floor = r["gflop_per_step"] / max(before, after)
-                            results.setdefault(key, []).append((r["s_per_step"], r["s_per_step"] / floor, r))
+                            low, high = r["conv_gflops"]
+                            results.setdefault(key, []).append((r["s_per_step"], r["x_floor"], r))
                             print(f"| {rnd} | {r['size']} | {opt} | {dtype} | {grad} | {alloc} | {r['s_per_step']:.3f} | "
-                                  f"{r['gflop_per_step']:.0f} | {before:.0f}, {after:.0f} | {floor:.3f} | "
-                                  f"{r['s_per_step'] / floor:.2f} | {r['peak_rss_gib']:.2f} |", flush=True)
+                                  f"{r['gflop_per_step']:.0f} | {low:.0f}-{high:.0f} | "
+                                  f"{r['x_floor']:.2f} | {r['peak_rss_gib']:.2f} |", flush=True)
     if args.rounds > 1:
-        def med(xs):
-            return sorted(xs)[len(xs) // 2]
-
+        med = median
         print(f"\nMedian over {args.rounds} rounds:\n")
         print("| size | optimizer | dtype | input grad | allocator | s/step | x floor | peak RSS GiB |")
         print("| --- | --- | --- | --- | --- | --: | --: | --: |")

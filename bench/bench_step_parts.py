@@ -1,9 +1,10 @@
-"""Where one Gatys step's time goes: forward, + image gradient, + loss, per input gradient.
+"""Where one Gatys step's time goes: forward, + image gradient, + loss, + L-BFGS-B, per input gradient.
 
     python3 bench/bench_step_parts.py [--size 512] [--repeats 5]
     TF_CPU_ALLOCATOR_USE_BFC=true python3 bench/bench_step_parts.py   # as the tf-style command runs
 
-Times three compiled functions at one size (median of ``--repeats`` after a warm-up), each
+Times three compiled functions and an L-BFGS-B run (its evaluations timed between callbacks,
+SciPy's ``setulb`` timed apart) at one size (median of ``--repeats`` after a warm-up), each
 with the convolutions' input gradient computed both ways (``forward``: a forward
 convolution with the rotated kernel; ``tf``: TensorFlow's ``Conv2DBackpropInput``), and
 the FLOP floor from the 3x3-convolution throughput measured in the same process before
@@ -45,6 +46,30 @@ def main(argv=None) -> int:
             times.append(time.perf_counter() - t)
         return sorted(times)[len(times) // 2]
 
+    from tf_style import optimize
+
+    setulb = optimize._setulb()
+
+    def lbfgs_step(obj, x0) -> tuple:
+        """Median seconds per L-BFGS-B evaluation, and SciPy's ``setulb`` share of it."""
+        spent: list = []
+
+        def timed(*a):
+            t = time.perf_counter()
+            out = setulb(*a)
+            spent.append(time.perf_counter() - t)
+            return out
+
+        optimize._setulb = lambda: timed if setulb is not None else None
+        start = x0[0] * 0.5 + 60
+        optimize.lbfgs(obj, start, 2)
+        spent.clear()
+        marks = [time.perf_counter()]
+        out = optimize.lbfgs(obj, start, args.repeats, callback=lambda *_: marks.append(time.perf_counter()))
+        optimize._setulb = lambda: setulb
+        steps = sorted(b - a for a, b in zip(marks, marks[1:]))
+        return steps[len(steps) // 2], sum(spent) / out.evaluations
+
     before = bg.conv_throughput("float32")
     rows = {}
     gflop = None
@@ -66,7 +91,7 @@ def main(argv=None) -> int:
                 s = tf.add_n([tf.reduce_sum(v) for v in b(image).values()])
             return tape.gradient(s, image)
 
-        rows[grad] = [median(forward), median(forward_and_grad), median(obj.evaluate)]
+        rows[grad] = [median(forward), median(forward_and_grad), median(obj.evaluate), *lbfgs_step(obj, x0)]
     tput = max(before, bg.conv_throughput("float32"))
     floor = gflop / tput
     alloc = "bfc" if os.environ.get("TF_CPU_ALLOCATOR_USE_BFC", "").lower() in ("1", "true") else "malloc"
@@ -79,6 +104,9 @@ def main(argv=None) -> int:
     for i, name in enumerate(names):
         print(f"| {name} | {rows['forward'][i]:.3f} s ({rows['forward'][i] / floor:.2f}x floor) | "
               f"{rows['tf'][i]:.3f} s ({rows['tf'][i] / floor:.2f}x floor) |")
+    print(f"| + L-BFGS-B's host work = one L-BFGS evaluation | {rows['forward'][3]:.3f} s "
+          f"({rows['forward'][3] / floor:.2f}x floor) | {rows['tf'][3]:.3f} s ({rows['tf'][3] / floor:.2f}x floor) |")
+    print(f"| of which SciPy's setulb | {rows['forward'][4] * 1e3:.0f} ms | {rows['tf'][4] * 1e3:.0f} ms |")
     return 0
 
 
