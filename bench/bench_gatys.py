@@ -109,7 +109,7 @@ def worker(size: int, optimizer: str, dtype: str, grad: str, backbone: str, repe
     # can be off by 20%; one measured beside it moves with it.
     rates = [conv_throughput(dtype, repeats=3)]
     steps: list = []
-    mark = {"t": time.perf_counter()}
+    mark = {"t": 0.0}
 
     def between_steps(done, terms, image):
         steps.append(time.perf_counter() - mark["t"])
@@ -184,13 +184,12 @@ def main(argv=None) -> int:
                                   f"{r['gflop_per_step']:.0f} | {low:.0f}-{high:.0f} | "
                                   f"{r['x_floor']:.2f} | {r['peak_rss_gib']:.2f} |", flush=True)
     if args.rounds > 1:
-        med = median
         print(f"\nMedian over {args.rounds} rounds:\n")
         print("| size | optimizer | dtype | input grad | allocator | s/step | x floor | peak RSS GiB |")
         print("| --- | --- | --- | --- | --- | --: | --: | --: |")
         for (size, opt, dtype, grad, alloc), rows in results.items():
-            print(f"| {rows[0][2]['size']} | {opt} | {dtype} | {grad} | {alloc} | {med([x[0] for x in rows]):.3f} | "
-                  f"{med([x[1] for x in rows]):.2f} | {max(x[2]['peak_rss_gib'] for x in rows):.2f} |")
+            print(f"| {rows[0][2]['size']} | {opt} | {dtype} | {grad} | {alloc} | {median([x[0] for x in rows]):.3f} | "
+                  f"{median([x[1] for x in rows]):.2f} | {max(x[2]['peak_rss_gib'] for x in rows):.2f} |")
     return 0
 
 

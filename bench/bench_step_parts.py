@@ -48,7 +48,8 @@ def main(argv=None) -> int:
 
     from tf_style import optimize
 
-    setulb = optimize._setulb()
+    find_setulb = optimize._setulb
+    setulb = find_setulb()
 
     def lbfgs_step(obj, x0) -> tuple:
         """Median seconds per L-BFGS-B evaluation, and SciPy's ``setulb`` share of it."""
@@ -61,12 +62,14 @@ def main(argv=None) -> int:
             return out
 
         optimize._setulb = lambda: timed if setulb is not None else None
-        start = x0[0] * 0.5 + 60
-        optimize.lbfgs(obj, start, 2)
-        spent.clear()
-        marks = [time.perf_counter()]
-        out = optimize.lbfgs(obj, start, args.repeats, callback=lambda *_: marks.append(time.perf_counter()))
-        optimize._setulb = lambda: setulb
+        try:
+            start = x0[0] * 0.5 + 60
+            optimize.lbfgs(obj, start, 2)
+            spent.clear()
+            marks = [time.perf_counter()]
+            out = optimize.lbfgs(obj, start, args.repeats, callback=lambda *_: marks.append(time.perf_counter()))
+        finally:
+            optimize._setulb = find_setulb
         steps = sorted(b - a for a, b in zip(marks, marks[1:]))
         return steps[len(steps) // 2], sum(spent) / out.evaluations
 
