@@ -20,6 +20,10 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_gatys import median  # noqa: E402
 
 # (height, width, in channels, out channels) at 512x384, VGG16's conv layers (x1/2/4/8/16).
 def shapes(size: int):
@@ -77,9 +81,6 @@ def main(argv=None) -> int:
                                  capture_output=True, text=True, env=env, check=True)
             runs[onednn].append(json.loads(res.stdout.strip().splitlines()[-1]))
 
-    def med(xs):
-        return sorted(xs)[len(xs) // 2]
-
     print(f"GFLOP/s, median of {args.rounds} rounds; BFC allocator "
           f"{os.environ.get('TF_CPU_ALLOCATOR_USE_BFC', 'true')}\n")
     print("| layer | Eigen forward | Eigen input-grad kernel | oneDNN forward | oneDNN input-grad kernel | max abs diff |")
@@ -88,7 +89,7 @@ def main(argv=None) -> int:
         cells = []
         for onednn in ("0", "1"):
             for i in (0, 1):
-                cells.append(f"{med([r[key][i] for r in runs[onednn]]):.0f}")
+                cells.append(f"{median([r[key][i] for r in runs[onednn]]):.0f}")
         err = max(r[key][2] for rs in runs.values() for r in rs)
         print(f"| {key} | {' | '.join(cells)} | {err:.1e} |")
     return 0

@@ -70,8 +70,7 @@ def main(argv=None) -> int:
             out = optimize.lbfgs(obj, start, args.repeats, callback=lambda *_: marks.append(time.perf_counter()))
         finally:
             optimize._setulb = find_setulb
-        steps = sorted(b - a for a, b in zip(marks, marks[1:]))
-        return steps[len(steps) // 2], sum(spent) / out.evaluations
+        return bg.median([b - a for a, b in zip(marks, marks[1:])]), sum(spent) / out.evaluations
 
     before = bg.conv_throughput("float32")
     rows = {}
