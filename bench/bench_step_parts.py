@@ -7,7 +7,8 @@ Times three compiled functions and an L-BFGS-B run (its evaluations timed betwee
 SciPy's ``setulb`` timed apart) at one size (median of ``--repeats`` after a warm-up), each
 with the convolutions' input gradient computed both ways (``forward``: a forward
 convolution with the rotated kernel; ``tf``: TensorFlow's ``Conv2DBackpropInput``), and
-the FLOP floor from the 3x3-convolution throughput measured in the same process before
+the FLOP floor (convolutions; for the loss rows also the Gram matrices, as in
+``bench_gatys.py``) from the 3x3-convolution throughput measured in the same process before
 and after the timings (the higher of the two, as in ``bench_gatys.py``).
 """
 
@@ -74,11 +75,11 @@ def main(argv=None) -> int:
 
     before = bg.conv_throughput("float32")
     rows = {}
-    gflop = None
+    conv = gram = None
     for grad in ("forward", "tf"):
         bb.native_input_grad_is_slow = lambda: grad == "forward"
         b = bb.load_backbone(args.backbone, bg.CONTENT_LAYERS + bg.STYLE_LAYERS)
-        gflop = bg.step_flops(b.model, h, w) / 1e9
+        conv, gram = (f / 1e9 for f in bg.step_flops(b.model, h, w))
         obj, x0 = bg.make_objective(b, h, w)
         obj.image.assign(x0)
         image = obj.image
@@ -95,19 +96,20 @@ def main(argv=None) -> int:
 
         rows[grad] = [median(forward), median(forward_and_grad), median(obj.evaluate), *lbfgs_step(obj, x0)]
     tput = max(before, bg.conv_throughput("float32"))
-    floor = gflop / tput
+    # The backbone rows run no Gram matrices: their floor counts the convolutions alone.
+    conv_floor, floor = conv / tput, (conv + gram) / tput
     alloc = "bfc" if os.environ.get("TF_CPU_ALLOCATOR_USE_BFC", "").lower() in ("1", "true") else "malloc"
-    print(f"{w}x{h}, {args.backbone}, float32, {alloc} allocator: {gflop:.0f} GFLOP per step, conv throughput "
-          f"{tput:.0f} GFLOP/s, floor {floor:.3f} s (forward alone: {floor / 2:.3f} s)\n")
+    print(f"{w}x{h}, {args.backbone}, float32, {alloc} allocator: {conv:.0f} GFLOP of convolutions + {gram:.0f} "
+          f"of Gram matrices per step, conv throughput {tput:.0f} GFLOP/s, floor {floor:.3f} s (convolutions "
+          f"alone: {conv_floor:.3f} s, their forward: {conv_floor / 2:.3f} s)\n")
     print("| part | forward input grad | tf input grad |")
     print("| --- | --: | --: |")
     names = ["forward through the backbone", "+ gradient with respect to the image",
-             "+ loss = one objective evaluation"]
+             "+ loss = one objective evaluation", "+ L-BFGS-B's host work = one L-BFGS evaluation"]
     for i, name in enumerate(names):
-        print(f"| {name} | {rows['forward'][i]:.3f} s ({rows['forward'][i] / floor:.2f}x floor) | "
-              f"{rows['tf'][i]:.3f} s ({rows['tf'][i] / floor:.2f}x floor) |")
-    print(f"| + L-BFGS-B's host work = one L-BFGS evaluation | {rows['forward'][3]:.3f} s "
-          f"({rows['forward'][3] / floor:.2f}x floor) | {rows['tf'][3]:.3f} s ({rows['tf'][3] / floor:.2f}x floor) |")
+        f, which = (conv_floor, "conv floor") if i < 2 else (floor, "floor")
+        print(f"| {name} | {rows['forward'][i]:.3f} s ({rows['forward'][i] / f:.2f}x {which}) | "
+              f"{rows['tf'][i]:.3f} s ({rows['tf'][i] / f:.2f}x {which}) |")
     print(f"| of which SciPy's setulb | {rows['forward'][4] * 1e3:.0f} ms | {rows['tf'][4] * 1e3:.0f} ms |")
     return 0
 
