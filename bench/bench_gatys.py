@@ -9,10 +9,11 @@ peak RSS is its own. The floor is the FLOPs of the layers actually run divided b
 with respect to the image) and the style layers' Gram matrices (``F^T F``, 2·HW·C² each, and
 the same again for their gradient ``F·dG``), which is how the issue counts its 397 GFLOP for
 VGG19 at 512x512 through block5_conv1 (``--flops`` prints that check). ``x conv floor`` is
-the ratio to the convolutions alone, the stricter figure earlier runs reported. The subprocess measures that throughput between every two
-steps (3 timed convolutions, not counted in the steps); each step is compared with the
-higher of the throughputs measured just before and just after it (the stricter floor),
-and a row reports the median step time and the median of the steps' ratios. This shared
+the ratio to the convolutions alone, the stricter figure earlier runs reported. The
+subprocess measures that throughput between every two steps (3 timed convolutions, not
+counted in the steps); each step is compared with the higher of the throughputs measured
+just before and just after it (the stricter floor), and a row reports the median step
+time and the median of the steps' ratios. This shared
 machine has phases, seconds to minutes long, when everything runs at half speed; a floor
 measured beside each step moves with them.
 
