@@ -12,7 +12,8 @@ L-BFGS-B evaluations at the output size reach from the photo.
 Contenders, run one after the other in this process:
 
 * ``lbfgs-full``: the bar run itself (L-BFGS-B at full size from the photo);
-* ``tf-style default``: the default pipeline (coarse to fine, 50 final evaluations),
+* ``tf-style default``: the pipeline with ``StylizeConfig``'s defaults (since the fourth
+  session: no pyramid, 100 L-BFGS-B evaluations at the output size from the photo),
   continued with L-BFGS-B at the final size until it passes the bar;
 * ``tutorial Adam``: the TensorFlow tutorial's loop: pixels in [0, 1], one
   ``tf.function`` per step, ``Adam(0.02, beta_1=0.99, epsilon=0.1)``, clip to [0, 1],
