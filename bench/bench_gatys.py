@@ -144,8 +144,10 @@ def worker(size: int, optimizer: str, dtype: str, grad: str, backbone: str, repe
 
     mark["t"] = time.perf_counter()
     run(obj, start, repeats, callback=between_steps)
-    ratios = [t / (flops / 1e9 / max(a, b)) for t, a, b in zip(steps, rates, rates[1:])]
-    conv_ratios = [t / (conv_flops / 1e9 / max(a, b)) for t, a, b in zip(steps, rates, rates[1:])]
+    # GFLOP/s beside each step: the faster of the measurements just before and after it.
+    beside = [max(a, b) for a, b in zip(rates, rates[1:])]
+    ratios = [t * r * 1e9 / flops for t, r in zip(steps, beside)]
+    conv_ratios = [t * r * 1e9 / conv_flops for t, r in zip(steps, beside)]
     return {
         "size": f"{w}x{h}",
         "optimizer": optimizer,
