@@ -75,7 +75,16 @@ def keras_home(tmp_path, monkeypatch):
         raise AssertionError("no download expected")
 
     monkeypatch.setattr(keras.utils, "get_file", no_download)
+    monkeypatch.setattr(B, "_DOWNLOAD_FAILURES", {})
     return home, calls
+
+
+@pytest.fixture
+def no_offline_copy(tmp_path, monkeypatch):
+    """As if tf-style's quantized VGG19 were not installed: what auto falls back from."""
+    from tf_style import vgg19_q8
+
+    monkeypatch.setattr(vgg19_q8, "asset_path", lambda: tmp_path / "missing_vgg19_imagenet_q8.npz")
 
 
 def _cache_fake_imagenet(monkeypatch, home, arch, layers):
@@ -449,7 +458,7 @@ def test_bad_options_name_the_option_and_value(keras_home):
 # --------------------------------------------------------------------------------------
 # auto / offline logic
 # --------------------------------------------------------------------------------------
-def test_auto_offline_picks_hed_and_says_why_in_one_line(keras_home):
+def test_auto_offline_picks_hed_and_says_why_in_one_line(keras_home, no_offline_copy):
     home, calls = keras_home
     lines = []
     assert B.resolve_name("auto", log=lines.append) == "vgg16-hed"
@@ -460,7 +469,7 @@ def test_auto_offline_picks_hed_and_says_why_in_one_line(keras_home):
     assert calls == []  # TF_STYLE_OFFLINE=1: no download attempt
 
 
-def test_auto_tries_a_short_download_then_falls_back(keras_home, monkeypatch):
+def test_auto_tries_a_short_download_then_falls_back(keras_home, no_offline_copy, monkeypatch):
     home, _ = keras_home
     monkeypatch.delenv("TF_STYLE_OFFLINE")
     seen = []
@@ -508,7 +517,7 @@ def test_auto_uses_cached_vgg19_without_downloading(keras_home, monkeypatch):
     assert bb.name == "vgg19" and bb.weights_source.startswith("imagenet (") and calls == []
 
 
-def test_corrupt_cached_file_is_not_used(keras_home, monkeypatch):
+def test_corrupt_cached_file_is_not_used(keras_home, no_offline_copy, monkeypatch):
     home, _ = keras_home
     path = _cache_fake_imagenet(monkeypatch, home, "vgg19", _vgg_block1())
     path.write_bytes(b"truncated")
@@ -518,7 +527,7 @@ def test_corrupt_cached_file_is_not_used(keras_home, monkeypatch):
 
 
 @pytest.mark.parametrize("offline", [True, False])
-def test_named_backbone_never_falls_back(keras_home, monkeypatch, offline):
+def test_named_backbone_never_falls_back(keras_home, no_offline_copy, monkeypatch, offline):
     if not offline:
         monkeypatch.delenv("TF_STYLE_OFFLINE")
         monkeypatch.setattr(keras.utils, "get_file", lambda *a, **k: (_ for _ in ()).throw(OSError("no network")))
@@ -543,7 +552,7 @@ def test_vgg16_loads_from_the_keras_cache(keras_home, monkeypatch):
     np.testing.assert_allclose(bb(x)["block1_conv2"], ref, rtol=1e-4, atol=1e-3)
 
 
-def test_backbone_status_reports_without_downloading(keras_home, monkeypatch):
+def test_backbone_status_reports_without_downloading(keras_home, no_offline_copy, monkeypatch):
     home, calls = keras_home
     monkeypatch.delenv("TF_STYLE_OFFLINE")
     status = {s["name"]: s for s in B.backbone_status()}

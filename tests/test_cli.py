@@ -325,8 +325,8 @@ BAD_INPUTS = [
     _case("output-folder-missing", (), ["no_such_dir", "does not exist"], out="{work}/no_such_dir/out.png"),
     _case("output-is-a-directory", (), [r"outdir\.png", "directory"], out="{work}/outdir.png"),
     # environment
-    _case("backbone-vgg19-not-cached", ("--backbone", "vgg19"),
-          ["vgg19", "not available", "--weights", "--backbone vgg16-hed"]),
+    _case("backbone-vgg16-not-cached", ("--backbone", "vgg16"),
+          ["vgg16", "not available", "--weights", "--backbone vgg16-hed"]),
     _case("memory-refused", ("--size", "8192", "--tile", "0"), ["smaller --size", r"\b8192x6144\b", "--tile"],
           marks=pytest.mark.slow),
 ]
@@ -407,7 +407,9 @@ def test_info_lists_backbones_and_availability(empty_keras_home, capsys):
     rc, stdout, stderr = _main(["info"], capsys)
     assert rc == 0, stderr
     rows = dict(re.findall(r"^\s+(vgg19|vgg16|vgg16-hed)\s+(yes|no)\b", stdout, re.M))
-    assert rows == {"vgg19": "no", "vgg16": "no", "vgg16-hed": "yes"}, stdout
+    # vgg19: the quantized offline copy shipped with tf-style, named as such
+    assert rows == {"vgg19": "yes", "vgg16": "no", "vgg16-hed": "yes"}, stdout
+    assert re.search(r"^\s+vgg19\s+yes imagenet-q8 \(.*8-bit quantized", stdout, re.M), stdout
     assert re.search(rf"^tf_style\s+{re.escape(tf_style.__version__)}$", stdout, re.M), stdout
 
 
@@ -420,7 +422,9 @@ def test_info_json(empty_keras_home, capsys):
     assert [b["name"] for b in info["backbones"]] == ["vgg19", "vgg16", "vgg16-hed"]
     assert backbones["vgg16-hed"]["available"] is True
     assert "hed" in backbones["vgg16-hed"]["weights"].lower()
-    assert backbones["vgg19"]["available"] is False  # nothing cached in this KERAS_HOME
+    # nothing cached in this KERAS_HOME: vgg19 runs from the quantized offline copy
+    assert backbones["vgg19"]["available"] is True and backbones["vgg19"]["exact"] is False
+    assert backbones["vgg19"]["weights"].startswith("imagenet-q8 (")
     assert backbones["vgg16"]["available"] is False
 
 

