@@ -112,3 +112,23 @@ def test_coarse_to_fine_reaches_the_full_size_loss_bound(hed):
     start = judge(im.resize_to(im.read_image(CONTENT), (256, 192)))
     assert judge(pyramid.image) < 0.3 * start
     assert judge(pyramid.image) < 1.15 * judge(full.image), (judge(pyramid.image), judge(full.image))
+
+
+def test_the_default_vgg19_offline_copy_transfers_style_judged_by_another_network(hed, tmp_path, monkeypatch):
+    """The default backbone with no Keras cache (vgg19 from the shipped 8-bit copy) and the
+    default loss weights, judged by vgg16-hed, a network it was not optimized with."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty_keras_home"))
+    s = Stylizer(STYLE, size=128, iterations=40, dtype="float32")
+    assert s.backbone.name == "vgg19" and s.backbone.weights_source.startswith("imagenet-q8 (")
+    r = s.stylize(CONTENT)
+    assert r.final_terms["style"] < r.history[0]["style"] / 10, (r.history[0], r.final_terms)
+    photo = im.resize_to(im.read_image(CONTENT), r.image.size)
+    painting = im.resize_to(im.read_image(STYLE), r.image.size)
+    d_out = _gram_distance(hed, r.image, painting)
+    d_photo = _gram_distance(hed, photo, painting)
+    assert d_out < 0.35 * d_photo, (d_out, d_photo)
+    # ...and the photo is still there, by the judge's content features
+    judge = hed(tf.constant(np.stack([im.to_array(x) for x in (r.image, photo, painting)])))["block4_conv2"]
+    to_photo = float(tf.reduce_mean(tf.square(judge[0] - judge[1])))
+    painting_to_photo = float(tf.reduce_mean(tf.square(judge[2] - judge[1])))
+    assert to_photo < 0.6 * painting_to_photo, (to_photo, painting_to_photo)

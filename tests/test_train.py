@@ -102,6 +102,7 @@ def test_config_defaults_and_cli_help_agree():
         assert f"default {getattr(d, field):g}" in helps[field], (field, helps[field])
     assert f"default {d.architecture}" in helps["architecture"]
     assert f"default {d.backbone}" in helps["backbone"]
+    assert f"{d.pooling} (default)" in helps["pooling"] and f"{d.dtype} (default)" in helps["dtype"]
 
 
 # --------------------------------------------------------------------------- data
@@ -216,9 +217,23 @@ def test_resume_keeps_the_backbone_auto_chose(tiny_run, tiny, data, monkeypatch)
     run_file.write_text(json.dumps({**saved, "backbone": "vgg16-hed"}))  # as if auto had picked it
     seen = []
     monkeypatch.setattr(bb, "resolve_name", lambda name, log=None: seen.append(name) or name)
-    monkeypatch.setattr(bb, "load_backbone", lambda arch, layers, log=None: tiny)
+    monkeypatch.setattr(bb, "load_backbone", lambda arch, layers, log=None, **kw: tiny)
     train(_painting(), data, out, resume=True, backbone="auto")
     assert seen == ["vgg16-hed"]
+
+
+def test_training_loads_its_loss_network_with_the_pooling_and_dtype_asked_for(tiny_run, tiny, data, monkeypatch):
+    out, _ = tiny_run
+    calls = []
+    monkeypatch.setattr(bb, "resolve_name", lambda name, log=None: name)
+    monkeypatch.setattr(bb, "load_backbone", lambda arch, layers, log=None, **kw: calls.append(kw) or tiny)
+    train(_painting(), data, out.parent / "pooled", backbone="vgg16-hed", pooling="max", dtype="bfloat16",
+          steps=1, **{k: v for k, v in TINY.items() if k != "steps"})
+    assert calls == [{"pooling": "max", "dtype": "bfloat16"}]
+    with pytest.raises(OptionError, match=r"^pooling: .*'mean'"):
+        TrainConfig(pooling="mean")
+    with pytest.raises(OptionError, match=r"^dtype: .*'float16'"):
+        TrainConfig(dtype="float16")
 
 
 def test_existing_run_needs_resume(tiny_run, tiny, data, capsys):

@@ -254,6 +254,9 @@ def _add_train(sub) -> None:
     p.add_argument("--architecture", default=None, help="johnson or mobile (default johnson)")
     p.add_argument("--width", type=_float, default=None, help="channel multiplier (default 1)")
     p.add_argument("--backbone", default=None, help="auto, vgg19, vgg16, vgg16-hed (default auto)")
+    p.add_argument("--pooling", default=None, help="avg (default) or max: the loss network's pooling")
+    p.add_argument("--dtype", default=None,
+                   help="auto (default), float32 or bfloat16: the loss network's convolutions")
     p.add_argument("--checkpoint-every", type=_int, default=None, metavar="K", help="(default 500)")
     p.add_argument("--sample-every", type=_int, default=None, metavar="K", help="0 = never (default 500)")
     p.add_argument("--log-every", type=_int, default=None, metavar="K", help="(default 50)")
@@ -270,7 +273,7 @@ def _add_train(sub) -> None:
 _TRAIN_OPTIONS = (
     "size", "batch", "steps", "learning_rate", "content_weight", "style_weight", "tv_weight",
     "content_layers", "style_layers", "style_size", "architecture", "width", "backbone",
-    "checkpoint_every", "sample_every", "log_every", "seed",
+    "pooling", "dtype", "checkpoint_every", "sample_every", "log_every", "seed",
 )
 
 

@@ -137,6 +137,11 @@ class TrainConfig:
     architecture: str = "johnson"
     width: float = 1.0
     backbone: str = "auto"
+    #: Pooling between the loss network's blocks, as in the optimizer: ``avg`` or ``max``.
+    pooling: str = "avg"
+    #: The loss network's convolutions: ``float32``, ``bfloat16`` or ``auto`` (bfloat16
+    #: where it runs natively); the network being trained and the losses stay float32.
+    dtype: str = "auto"
     checkpoint_every: int = 500
     sample_every: int = 500
     log_every: int = 50
@@ -174,6 +179,10 @@ class TrainConfig:
         object.__setattr__(self, "width", width)
         if self.backbone not in BACKBONES:
             raise OptionError(f"backbone: expected one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+        if self.pooling not in ("avg", "max"):
+            raise OptionError(f"pooling: expected 'avg' or 'max', got {self.pooling!r}")
+        if self.dtype not in ("auto", "float32", "bfloat16"):
+            raise OptionError(f"dtype: expected auto, float32 or bfloat16, got {self.dtype!r}")
         _int_option("checkpoint_every", self.checkpoint_every, 1)
         _int_option("sample_every", self.sample_every, 0)
         _int_option("log_every", self.log_every, 1)
@@ -602,7 +611,8 @@ def train(
             arch = bb.resolve_name(cfg.backbone, log=log)
         content_layers = bb.resolve_layers(arch, cfg.content_layers, option="content_layers")
         style_layers = bb.resolve_layers(arch, cfg.style_layers, option="style_layers")
-        backbone = bb.load_backbone(arch, content_layers + style_layers, log=log)
+        backbone = bb.load_backbone(arch, content_layers + style_layers, pooling=cfg.pooling,
+                                    dtype=cfg.dtype, log=log)
     else:
         content_layers = backbone.check_layers(cfg.content_layers, option="content_layers")
         style_layers = backbone.check_layers(cfg.style_layers, option="style_layers")
