@@ -15,6 +15,7 @@ from PIL import Image
 from tf_style import gallery
 from tf_style.cli import main
 from tf_style.errors import LayerNameError, ModelLoadError, OptionError
+from tf_style.config import StylizeConfig
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "images"
 TINY_LAYERS = dict(content_layers=("block2_conv1",), style_layers=("block1_conv1", "block2_conv1", "block3_conv1"))
@@ -386,7 +387,7 @@ def test_stylize_plot_writes_the_loss_plot(tmp_path, tiny_cli, capsys, monkeypat
         assert png.format == "PNG" and png.size == (800, 500)
     (n, kwargs), = seen
     assert n == 6 + 3 and kwargs["boundaries"] == [6.5]  # 128 px level, then 256 px
-    assert kwargs["weights"] == {"content": 1.0, "style": 7.0, "tv": 1e-5}
+    assert kwargs["weights"] == {"content": 1.0, "style": 7.0, "tv": StylizeConfig().tv_weight}
 
 
 def test_stylize_plot_without_matplotlib_fails_before_the_run(tmp_path, tiny_cli, capsys, monkeypatch):

@@ -478,7 +478,7 @@ def _gallery_config(args: argparse.Namespace):
 
 
 #: gallery.DEFAULT_RATIOS, written out so building the parser imports no numpy/PIL (a test compares them).
-_SWEEP_RATIOS = "10,1,0.1,0.01"
+_SWEEP_RATIOS = "1,0.1,0.03,0.01"
 
 
 def _add_sweep(sub) -> None:

@@ -58,7 +58,7 @@ Log = Callable[[str], None]
 #: normalized losses the default stylize weights (1, 3) are ratio 1/3; measured on
 #: Tuebingen x Starry Night at 256 px (docs/GALLERY.md), 10 keeps the photo almost
 #: intact and 0.01 repaints it, so this row spans "photo-like" to "painting-like".
-DEFAULT_RATIOS: Tuple[float, ...] = (10.0, 1.0, 0.1, 0.01)
+DEFAULT_RATIOS: Tuple[float, ...] = (1.0, 0.1, 0.03, 0.01)
 
 _CONV1 = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 #: Gatys et al.'s Fig. 1 style reconstructions: conv1_1, then conv1_1..conv2_1, ... up to conv5_1.
