@@ -1,7 +1,7 @@
 """Quality judge: score stylized pictures with a network other than the one that made them.
 
     python3 bench/judge.py --photo PHOTO --painting PAINTING PICTURE [PICTURE ...]
-                           [--judges vgg16-hed,vgg19] [--size 512] [--json]
+                           [--judges vgg16-hed,vgg19] [--size 512] [--made-with B1,B2] [--json]
 
 For each picture and each judge network it prints
 
@@ -47,8 +47,10 @@ def made_with(picture: Path) -> str:
         return ""
 
 
-def score(pictures, photo, painting, *, judges=("vgg16-hed", "vgg19"), size=512, backbones=None):
-    """``[{picture, judge, style, content, own}]``; ``backbones`` caches loaded judges."""
+def score(pictures, photo, painting, *, judges=("vgg16-hed", "vgg19"), size=512, backbones=None,
+          makers=None):
+    """``[{picture, judge, style, content, own}]``; ``backbones`` caches loaded judges;
+    ``makers`` names the backbone each picture was made with (default: its JSON)."""
     import tensorflow as tf
 
     from tf_style import backbones as bb
@@ -65,7 +67,8 @@ def score(pictures, photo, painting, *, judges=("vgg16-hed", "vgg19"), size=512,
         net = backbones[judge]
         grams = loss.style_targets(net(tf.constant(im.to_array(im.resize_long_side(paint_img, size))[None])))
         entries = [("photo (reference)", photo_img, ""), ("painting (reference)", paint_img, "")]
-        entries += [(str(p), im.read_image(p), made_with(Path(p))) for p in pictures]
+        makers = list(makers or []) + [None] * len(pictures)
+        entries += [(str(p), im.read_image(p), m or made_with(Path(p))) for p, m in zip(pictures, makers)]
         for label, image, maker in entries:
             x = im.resize_long_side(image, size)
             c = im.to_array(im.resize_to(photo_img, x.size))
@@ -79,11 +82,20 @@ def score(pictures, photo, painting, *, judges=("vgg16-hed", "vgg19"), size=512,
 
 
 def table(rows) -> str:
-    lines = ["| picture | made with | judge | style distance | content distance |",
-             "| --- | --- | --- | --: | --: |"]
+    """Markdown; ``/ photo`` is the style distance over the photo's own (how much of the
+    photo's style is left), ``/ painting`` the content distance over the painting's."""
+    ref = {}
+    for r in rows:
+        if r["picture"].endswith("(reference)"):
+            ref[(r["judge"], r["picture"].split()[0])] = r
+    lines = ["| picture | made with | judge | style distance | / photo | content distance | / painting |",
+             "| --- | --- | --- | --: | --: | --: | --: |"]
     for r in rows:
         judge = r["judge"] + (" (own loss network)" if r["own"] else "")
-        lines.append(f"| {r['picture']} | {r['made_with'] or '-'} | {judge} | {r['style']:.4f} | {r['content']:.4f} |")
+        sp = r["style"] / max(ref[(r["judge"], "photo")]["style"], 1e-12)
+        cp = r["content"] / max(ref[(r["judge"], "painting")]["content"], 1e-12)
+        lines.append(f"| {r['picture']} | {r['made_with'] or '-'} | {judge} | {r['style']:.4f} | {sp:.4f} "
+                     f"| {r['content']:.4f} | {cp:.3f} |")
     return "\n".join(lines)
 
 
@@ -94,9 +106,13 @@ def main(argv=None) -> int:
     p.add_argument("--painting", type=Path, required=True)
     p.add_argument("--judges", default="vgg16-hed,vgg19")
     p.add_argument("--size", type=int, default=512)
+    p.add_argument("--made-with", default="", help="comma list: the backbone of each picture, when "
+                   "no PICTURE.json beside it says (empty entries: read the JSON)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    rows = score(args.pictures, args.photo, args.painting, judges=args.judges.split(","), size=args.size)
+    makers = [m.strip() for m in args.made_with.split(",")] if args.made_with else None
+    rows = score(args.pictures, args.photo, args.painting, judges=args.judges.split(","), size=args.size,
+                 makers=makers)
     print(json.dumps(rows) if args.json else table(rows))
     return 0
 
