@@ -3,8 +3,8 @@
     python3 bench/bench_quality.py [--size 512] [--bar-iterations 500] [--baseline-steps 1000]
                                    [--continue-to 1.0] [--baseline-seconds S]
 
-Every contender minimizes the same loss (tf-style's defaults: vgg16-hed or --backbone,
-content block4_conv2, style block1..5_conv1, weights 1 / 3 / 1e-5) for Tuebingen in the
+Every contender minimizes the same loss (tf-style's defaults: --backbone, default vgg19,
+content block4_conv2, style block1..5_conv1, weights 1 / 30 / 1e-4) for Tuebingen in the
 style of Starry Night, and is judged on the same thing: the loss of a valid image
 (pixels in 0..255) at the output size. The bar is the lowest loss that ``--bar-iterations``
 L-BFGS-B evaluations at the output size reach from the photo.
@@ -13,7 +13,8 @@ Contenders, run one after the other in this process:
 
 * ``lbfgs-full``: the bar run itself (L-BFGS-B at full size from the photo);
 * ``tf-style default``: the pipeline with ``StylizeConfig``'s defaults (since the fourth
-  session: no pyramid, 100 L-BFGS-B evaluations at the output size from the photo),
+  session: no pyramid, L-BFGS-B at the output size from the photo; 200 evaluations since
+  the ninth),
   continued with L-BFGS-B at the final size until it passes the bar;
 * ``tutorial Adam``: the TensorFlow tutorial's loop: pixels in [0, 1], one
   ``tf.function`` per step, ``Adam(0.02, beta_1=0.99, epsilon=0.1)``, clip to [0, 1],
@@ -52,7 +53,7 @@ def main(argv=None) -> int:
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--bar-iterations", type=int, default=500)
     p.add_argument("--baseline-steps", type=int, default=1000)
-    p.add_argument("--backbone", default="vgg16-hed")
+    p.add_argument("--backbone", default="vgg19")
     p.add_argument("--continue-to", type=float, default=1.0)
     p.add_argument("--baseline-seconds", type=float, default=None)
     args = p.parse_args(argv)
