@@ -113,10 +113,9 @@ class TrainConfig:
     """Options of one fast-style-network training run (validated, frozen).
 
     The loss weights apply to the normalized terms of :class:`~tf_style.losses.PerceptualLoss`
-    (each divided by its target's energy), so they do not depend on the backbone or size.
-    The Gatys optimizer uses content 1 / style 3; a feed-forward network has to serve every
-    photo at once and ends up under-stylized with that balance, so training defaults to a
-    heavier style weight (tuned on Starry Night with vgg16-hed; see models/README.md).
+    (each divided by its target's energy). The default style weight (10) was tuned on
+    Starry Night with vgg16-hed; with vgg19 the shipped demo network was trained at 50, then
+    15 (models/README.md). Retuning it for vgg19 needs a real photo corpus (a later issue).
 
     Example:
         >>> TrainConfig(architecture="mobile", steps=100).batch
