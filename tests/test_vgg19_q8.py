@@ -301,3 +301,21 @@ def test_converter_script_reproduces_the_shipped_file_from_a_legacy_file(q8, leg
     assert mod["main"](["--source", str(tmp_path / "other.bin"), "--out", str(tmp_path / "x.npz")]) == 2
     assert not (tmp_path / "x.npz").exists()
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_the_main_job_uses_vgg19_offline_and_its_json_says_so(tmp_path, monkeypatch, capsys):
+    """The README's main job, offline with an empty Keras cache (tiny size, one evaluation)."""
+    import json
+
+    from tf_style.cli import main
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "home"))
+    out = tmp_path / "out.png"
+    capsys.readouterr()
+    rc = main(["stylize", str(EXAMPLES / "tubingen.jpg"), str(EXAMPLES / "starry_night.jpg"), "-o", str(out),
+               "--size", "48", "--iterations", "1", "--json", "--quiet"])
+    stdout, err = capsys.readouterr()
+    assert rc == 0, err
+    data = json.loads(stdout)
+    assert data["backbone"] == "vgg19" and data["weights"] == f"imagenet-q8 ({Q.asset_path()})"
+    assert out.is_file()
