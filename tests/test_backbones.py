@@ -716,14 +716,14 @@ def test_hed_backbone_matches_a_reference_computed_from_the_h5_file():
 
 
 @pytest.mark.slow
-def test_hed_features_of_a_photo_are_finite_and_informative(keras_home):
+def test_hed_features_of_a_photo_are_finite_and_informative(keras_home, no_offline_copy):
     from PIL import Image
 
     photo = Image.open("/work/shared/images/tubingen.jpg").convert("RGB")
     photo = photo.resize((64, round(64 * photo.height / photo.width)), Image.LANCZOS)
     x = np.asarray(photo, np.float32)[None]
     lines = []
-    bb = B.load_backbone("auto", log=lines.append)  # offline: resolves to vgg16-hed
+    bb = B.load_backbone("auto", log=lines.append)  # offline, no vgg19 copy: resolves to vgg16-hed
     assert bb.name == "vgg16-hed" and len(lines) == 1
     out = bb(x)
     assert set(out) == set(B.DEFAULT_CONTENT_LAYERS + B.DEFAULT_STYLE_LAYERS)
