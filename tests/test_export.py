@@ -53,9 +53,9 @@ SIZE = 64  # TFLite input size of the tiny models
 # photo. Measured for the tiny net at 64 px (seeds 3 and 7): none 121-122, float16 65-67,
 # dynamic 42-43, int8 23.6-24.7; another network's output scores ~7.6.
 PSNR_FLOOR_TINY = {"none": 60.0, "float16": 50.0, "dynamic": 35.0, "int8": 20.0}
-# models/starry_night_mobile.keras (600 training steps) at 384 px, measured: none 91.7,
-# float16 70.2, dynamic 39.5, int8 19.1 (int8 is visually close but grainy in the textures;
-# see docs/SERVING.md). Re-measure when that model is retrained.
+# models/starry_night_mobile.keras (vgg19 criterion, 1900 steps) at 384 px, measured: none
+# 88.9, float16 70.8, dynamic 38.0, int8 19.5 (the previous, vgg16-hed demo: 91.7, 70.2,
+# 39.5, 19.1). Re-measure when that model is retrained.
 PSNR_FLOOR_TRAINED = {"none": 60.0, "float16": 50.0, "dynamic": 32.0, "int8": 16.0}
 
 
