@@ -99,9 +99,9 @@ def main(argv=None) -> int:
     shipped = bb.load_backbone("vgg19", LAYERS, dtype="float32")
     print(f"weights: {shipped.weights_source}")
 
-    def with_weights(values):
-        other = bb.load_backbone("vgg19", LAYERS, dtype="float32")
-        for name, (k, b) in values.items():
+    def with_weights(values, layers=LAYERS):
+        other = bb.load_backbone("vgg19", layers, dtype="float32")
+        for name, (k, b) in (values or {}).items():
             try:
                 other.model.get_layer(name).set_weights([k, b])
             except ValueError:
@@ -136,13 +136,7 @@ def main(argv=None) -> int:
                                                dtype="float32"))
     pictures = {}
     for label, values in [("shipped 8-bit", None)] + list(variants.items()):
-        net = bb.load_backbone("vgg19", bb.DEFAULT_CONTENT_LAYERS + bb.DEFAULT_STYLE_LAYERS, dtype="float32")
-        if values is not None:
-            for name, (k, b) in values.items():
-                try:
-                    net.model.get_layer(name).set_weights([k, b])
-                except ValueError:
-                    pass
+        net = with_weights(values, bb.DEFAULT_CONTENT_LAYERS + bb.DEFAULT_STYLE_LAYERS)
         s = Stylizer(STYLE, size=args.stylize_size, iterations=args.iterations, dtype="float32", backbone=net)
         t = time.perf_counter()
         r = s.stylize(CONTENT)

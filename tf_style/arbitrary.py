@@ -45,7 +45,6 @@ Example:
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import os
 import zipfile
@@ -58,6 +57,7 @@ import numpy as np
 from keras import layers, ops
 
 from tf_style.errors import ImageSizeError, ModelLoadError, OptionError, WeightsNotFoundError
+from tf_style.image import sha256_file
 
 __all__ = [
     "ASSET_DIR",
@@ -463,14 +463,6 @@ def asset_path(name: str) -> Path:
     return Path(ASSET_DIR) / name
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def read_weights(which: str, path: Optional[PathLike] = None) -> Dict[str, np.ndarray]:
     """The arrays of a weights ``.npz`` (``which`` is ``"predict"`` or ``"transform"``).
 
@@ -492,7 +484,7 @@ def read_weights(which: str, path: Optional[PathLike] = None) -> Dict[str, np.nd
         hint = _REGENERATE if shipped else "check the path"
         raise WeightsNotFoundError(f"{file}: Magenta arbitrary-stylization weights not found; {hint}")
     if shipped:
-        digest = _sha256(file)
+        digest = sha256_file(file)
         expected = ASSET_SHA256[files[which]]
         if digest != expected:
             raise ModelLoadError(
@@ -560,6 +552,20 @@ def load_weights_into(model: keras.Model, arrays: Mapping[str, np.ndarray], *, s
         raise ModelLoadError(f"{source}: entry {extra[0]!r} has no layer in {model.name}")
 
 
+def _build_and_load(build, arrays: Mapping[str, np.ndarray], source: str, emulate_int8: bool,
+                    **kwargs: Any) -> keras.Model:
+    """``build(activation_quant=..., **kwargs)`` with ``arrays`` loaded; errors name ``source``."""
+    try:
+        quant = _activation_quant(arrays) if emulate_int8 else None
+        model = build(activation_quant=quant, **kwargs)
+    except (KeyError, ValueError, TypeError) as err:
+        raise ModelLoadError(f"{source}: bad quantization parameters ({err})") from None
+    except ModelLoadError as err:
+        raise ModelLoadError(f"{source}: {err}") from None
+    load_weights_into(model, arrays, source=source)
+    return model
+
+
 def load_style_predictor(path: Optional[PathLike] = None, *, emulate_int8: bool = False) -> keras.Model:
     """The trained style predictor (shipped weights, or ``path``): RGB [0, 255] -> (N, 100).
 
@@ -569,15 +575,7 @@ def load_style_predictor(path: Optional[PathLike] = None, *, emulate_int8: bool 
     """
     arrays = read_weights("predict", path)
     source = str(path if path is not None else asset_path(PREDICT_FILE))
-    try:
-        quant = _activation_quant(arrays) if emulate_int8 else None
-        model = build_style_predictor(activation_quant=quant)
-    except (KeyError, ValueError, TypeError) as err:
-        raise ModelLoadError(f"{source}: bad quantization parameters ({err})") from None
-    except ModelLoadError as err:
-        raise ModelLoadError(f"{source}: {err}") from None
-    load_weights_into(model, arrays, source=source)
-    return model
+    return _build_and_load(build_style_predictor, arrays, source, emulate_int8)
 
 
 def load_style_transformer(path: Optional[PathLike] = None, *, emulate_int8: bool = False) -> keras.Model:
@@ -590,15 +588,7 @@ def load_style_transformer(path: Optional[PathLike] = None, *, emulate_int8: boo
     arrays = read_weights("transform", path)
     source = str(path if path is not None else asset_path(TRANSFORM_FILE))
     epsilon = float(arrays["const/epsilon"]) if "const/epsilon" in arrays else EPSILON
-    try:
-        quant = _activation_quant(arrays) if emulate_int8 else None
-        model = build_style_transformer(activation_quant=quant, epsilon=epsilon)
-    except (KeyError, ValueError, TypeError) as err:
-        raise ModelLoadError(f"{source}: bad quantization parameters ({err})") from None
-    except ModelLoadError as err:
-        raise ModelLoadError(f"{source}: {err}") from None
-    load_weights_into(model, arrays, source=source)
-    return model
+    return _build_and_load(build_style_transformer, arrays, source, emulate_int8, epsilon=epsilon)
 
 
 @functools.lru_cache(maxsize=2)

@@ -978,6 +978,16 @@ def _read_conv_weights(
     return out
 
 
+def _read_imagenet(path: Path, arch: str, needed: Sequence[str]) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+    """Keras' cached ImageNet file's convolutions; an unusable file says how to replace it."""
+    try:
+        return _read_conv_weights(path, arch, needed)
+    except _FileProblem as e:
+        raise WeightsNotFoundError(
+            f"{arch} ImageNet weights file {path} is unusable: {e}; delete it and run with internet once"
+        ) from None
+
+
 # --------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------
@@ -1087,12 +1097,7 @@ def load_backbone(
                 ) from None
         else:
             source = f"imagenet ({path})"
-            try:
-                values = _read_conv_weights(path, key, needed)
-            except _FileProblem as e:
-                raise WeightsNotFoundError(
-                    f"{key} ImageNet weights file {path} is unusable: {e}; delete it and run with internet once"
-                ) from None
+            values = _read_imagenet(path, key, needed)
     elif key == "vgg16-hed":
         hed, why = _hed_path()
         if hed is None:
@@ -1109,12 +1114,7 @@ def load_backbone(
         if path is None:
             raise _missing_imagenet_error(key, why)
         source = f"imagenet ({path})"
-        try:
-            values = _read_conv_weights(path, key, needed)
-        except _FileProblem as e:
-            raise WeightsNotFoundError(
-                f"{key} ImageNet weights file {path} is unusable: {e}; delete it and run with internet once"
-            ) from None
+        values = _read_imagenet(path, key, needed)
 
     model = _build(
         _REPEATS[key], _FILTERS, outputs, pooling=pooling, mean_bgr=_MEANS[key],

@@ -424,6 +424,22 @@ def _umask() -> int:
     return old
 
 
+def sha256_file(path: PathLike) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks (weight files are tens of MB).
+
+    Example:
+        >>> sha256_file("weights.npz")  # doctest: +SKIP
+        '0411364e...'
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 @contextlib.contextmanager
 def atomic_path(path: PathLike, *, suffix: str = ".tmp") -> Iterator[str]:
     """A temporary file name beside ``path``; on success it replaces ``path`` atomically.
@@ -621,6 +637,7 @@ def match_luminance_transfer(styled: np.ndarray, content: np.ndarray) -> np.ndar
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "sha256_file",
     "write_error_reason",
     "ImageLike",
     "check_min_size",

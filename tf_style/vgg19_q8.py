@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import io
 import pickle
 import struct
@@ -30,6 +29,8 @@ from pathlib import Path
 from typing import BinaryIO, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
+
+from tf_style.image import atomic_path, sha256_file
 
 __all__ = [
     "ASSET_NAME",
@@ -299,8 +300,6 @@ def write_npz(q: QuantizedVgg19, path: Union[str, Path]) -> None:
     ``{name}/bias``. The zip entries carry a fixed date, so the same weights always give
     the same bytes (and the same SHA-256).
     """
-    from tf_style.image import atomic_path
-
     _validate(q)
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         for n in CONV_SHAPES:
@@ -332,14 +331,6 @@ def read_npz(source: Union[str, Path, BinaryIO]) -> QuantizedVgg19:
     return _validate(QuantizedVgg19(indices, tables, biases))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def asset_path() -> Path:
     """Where the shipped ``.npz`` lives (it may be missing from a broken install)."""
     return Path(__file__).resolve().parent / ASSET_NAME
@@ -354,7 +345,7 @@ def load_shipped(path: Optional[Path] = None) -> QuantizedVgg19:
     path = path or asset_path()
     if not path.is_file():
         raise FileNotFoundError(str(path))
-    digest = _sha256(path)
+    digest = sha256_file(path)
     if digest != ASSET_SHA256:
         raise QuantizedWeightsError(
             f"its SHA-256 is {digest[:12]}..., expected {ASSET_SHA256[:12]}... (altered or truncated)"
