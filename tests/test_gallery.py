@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from tf_style import gallery
+from tf_style import image as im
 from tf_style.cli import main
 from tf_style.errors import LayerNameError, ModelLoadError, OptionError
 from tf_style.config import StylizeConfig
@@ -296,6 +297,19 @@ def test_sheet_puts_originals_on_top_and_each_result_under_its_style(fake_loader
     for c in (1, 2):
         assert (_region(g, r.grid.label_box(1, c)) < 100).all(axis=-1).any()
 
+
+def test_sheet_arbitrary_row_is_the_arbitrary_network_at_the_same_size(fake_loader, spy_stylize, tmp_path):
+    from tf_style.arbitrary import stylize_arbitrary
+
+    r = gallery.sheet(_photo(), [_painting()], arbitrary=True, backbone="vgg16-hed",
+                      size=48, pyramid=1, iterations=2, **TINY_LAYERS)
+    assert (r.grid.rows, r.grid.cols) == (3, 2) and len(r.arbitrary_images) == 1
+    want = stylize_arbitrary(im.resize_to(Image.fromarray(_photo()), r.grid.cell), _painting())
+    assert r.arbitrary_images[0].size == r.results[0].image.size
+    assert (_region(r.image, r.grid.tile_box(2, 1)) == want).all()
+    assert (_region(r.image, r.grid.tile_box(2, 0)) == WHITE).all()
+    assert r.labels[2][1].startswith("arbitrary: ")
+    assert len(r.to_dict()["arbitrary"]) == 1
 
 def test_sheet_loads_models_before_any_long_run(tiny, spy_stylize, monkeypatch):
     import tf_style.apply

@@ -535,6 +535,8 @@ def _add_sheet(sub) -> None:
     p.add_argument("styles", metavar="STYLE", nargs="+", help="style images")
     p.add_argument("--model", dest="models", action="append", default=[], metavar="MODEL",
                    help="a trained network (.keras) to apply too; repeat for several")
+    p.add_argument("--arbitrary", action="store_true",
+                   help="add a row: the photo in each style by the arbitrary-style network (one pass)")
     _add_gallery_run_options(p, weights=True)
     p.set_defaults(run=_cmd_sheet)
 
@@ -549,7 +551,7 @@ def _cmd_sheet(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     for path in [args.content, *args.styles]:
         im.check_min_size(im.read_image(path), 16, name=path)
     result = gallery.sheet(
-        args.content, args.styles, models=args.models, config=config,
+        args.content, args.styles, models=args.models, arbitrary=args.arbitrary, config=config,
         output=args.output, progress=not args.quiet, log=log,
     )
     if args.json:

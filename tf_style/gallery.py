@@ -564,6 +564,9 @@ class SheetResult:
     backbone_loads: int
     seconds: float
     interrupted: bool = False
+    #: The arbitrary-style network's picture under each style (``arbitrary=True``), and its seconds.
+    arbitrary_images: List[Image.Image] = dataclasses.field(default_factory=list)
+    arbitrary_seconds: List[float] = dataclasses.field(default_factory=list)
 
     @property
     def image(self) -> Image.Image:
@@ -582,6 +585,7 @@ class SheetResult:
                 for r in self.results
             ],
             "models": len(self.model_images),
+            "arbitrary": [{"seconds": round(t, 3)} for t in self.arbitrary_seconds],
         }
 
 
@@ -602,6 +606,7 @@ def sheet(
     styles: Sequence[im.ImageLike],
     *,
     models: Sequence[PathLike] = (),
+    arbitrary: bool = False,
     config: Optional[StylizeConfig] = None,
     backbone=None,
     output: Optional[PathLike] = None,
@@ -614,7 +619,9 @@ def sheet(
     Row 1: the photo, then each style image; row 2: under each style, the photo in that
     style; trained ``models`` (``.keras`` files from ``tf-style train``, applied with
     :func:`tf_style.apply.load_stylizer`) get a column each. One backbone serves
-    every style.
+    every style. ``arbitrary=True`` adds a row: under each style, the arbitrary-style
+    network's picture of the same size (one forward pass, :mod:`tf_style.arbitrary`), for
+    comparing the two methods side by side.
 
     Example:
         >>> r = sheet("chelsea.png", ["starry_night.jpg", "the_scream.jpg"], size=256)  # doctest: +SKIP
@@ -661,6 +668,16 @@ def sheet(
     model_images = [] if interrupted else [f.stylize(content_img, size=config.size) for f in fast]
 
     out_size = results[0].image.size if results else model_images[0].size
+    arbitrary_images: List[Image.Image] = []
+    arbitrary_seconds: List[float] = []
+    if arbitrary and not interrupted:
+        from tf_style.arbitrary import stylize_arbitrary
+
+        photo = im.resize_to(content_img, out_size)
+        for img in style_imgs:
+            t0 = time.perf_counter()
+            arbitrary_images.append(im.to_pil(stylize_arbitrary(photo, img)))
+            arbitrary_seconds.append(time.perf_counter() - t0)
     top: List[Optional[Image.Image]] = [content_img] + style_imgs + [None] * len(models)
     bottom: List[Optional[Image.Image]] = [None] + [r.image for r in results]
     bottom += [None] * (len(styles) - len(results)) + model_images
@@ -672,7 +689,11 @@ def sheet(
     bottom_labels += [None] * (len(styles) - len(results))
     bottom_labels += [f"model: {_source_name(m, f'model {k + 1}')}" for k, m in enumerate(models[: len(model_images)])]
     labels = [top_labels, bottom_labels]
-    grid = make_grid([top, bottom], labels, cell=out_size)
+    rows = [top, bottom]
+    if arbitrary_images:
+        rows.append([None] + list(arbitrary_images))
+        labels.append([None] + [f"arbitrary: {_source_name(s, f'style {k + 1}')}" for k, s in enumerate(styles)])
+    grid = make_grid(rows, labels, cell=out_size)
     if output is not None:
         im.save_image(grid.image, output, inputs=inputs)
     return SheetResult(
@@ -684,6 +705,8 @@ def sheet(
         backbone_loads=loads,
         seconds=time.perf_counter() - start,
         interrupted=interrupted,
+        arbitrary_images=arbitrary_images,
+        arbitrary_seconds=arbitrary_seconds,
     )
 
 
