@@ -44,6 +44,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -345,18 +346,47 @@ class _Quantizer:
         return {key: self.get(f"{layer_scope}/StyleNorm/{suffix}") for key, suffix in _CIN_POINTS}
 
 
-def build_style_predictor(*, activation_quant: Optional[QuantParams] = None) -> keras.Model:
+DTYPES = ("float32", "bfloat16")
+"""Compute dtypes of the networks; bfloat16 keeps float32 weights, norms and outputs."""
+
+
+def _check_dtype(dtype: Any, quant: Optional[QuantParams]) -> str:
+    if dtype not in DTYPES:
+        raise OptionError(f"dtype: expected one of {', '.join(DTYPES)}, got {dtype!r}")
+    if dtype != "float32" and quant:
+        raise OptionError(f"dtype: int8 emulation runs in float32 only, got {dtype!r}")
+    return dtype
+
+
+@contextlib.contextmanager
+def _dtype_policy(dtype: str):
+    """Layers built inside compute in ``dtype`` (Keras' mixed policy for bfloat16)."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16" if dtype == "bfloat16" else "float32")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def build_style_predictor(*, activation_quant: Optional[QuantParams] = None,
+                          dtype: str = "float32") -> keras.Model:
     """The style predictor, randomly initialised: RGB in [0, 255] (N, H, W, 3) -> (N, 100).
 
     ``activation_quant`` (tensor name -> (scale, zero point), as stored under ``act/`` in
-    ``style_predict.npz``) inserts the int8 graph's activation quantizers. Use
+    ``style_predict.npz``) inserts the int8 graph's activation quantizers. ``dtype``
+    ``"bfloat16"`` runs the convolutions in bfloat16 (the style vector stays float32). Use
     :func:`load_style_predictor` for the trained weights.
 
     >>> model = build_style_predictor()  # doctest: +SKIP
     >>> model.output_shape  # doctest: +SKIP
     (None, 100)
     """
-    q = _Quantizer(activation_quant)
+    with _dtype_policy(_check_dtype(dtype, activation_quant)):
+        return _build_style_predictor(_Quantizer(activation_quant))
+
+
+def _build_style_predictor(q: "_Quantizer") -> keras.Model:
     image = keras.Input((None, None, 3), name="style_image")
     x = layers.Rescaling(1.0 / 255.0, name="to_unit_range")(image)  # Magenta's graphs take [0, 1]
     x = q(x, "style_image_int8")
@@ -383,26 +413,31 @@ def build_style_predictor(*, activation_quant: Optional[QuantParams] = None) -> 
     x = q(x, "MobilenetV2/Conv_1/Relu6")
     x = layers.GlobalAveragePooling2D(name=_layer_name("bottleneck/Mean"))(x)
     x = q(x, "bottleneck/Mean")
-    x = layers.Dense(STYLE_DIM, name=_layer_name("mobilenet_conv/Conv"))(x)
+    x = layers.Dense(STYLE_DIM, dtype="float32", name=_layer_name("mobilenet_conv/Conv"))(x)
     x = q(x, "mobilenet_conv/Conv/BiasAdd_int8")
     name = "magenta_style_predictor" + ("_int8" if q.active else "")
     return keras.Model(image, x, name=name)
 
 
 def build_style_transformer(*, activation_quant: Optional[QuantParams] = None,
-                            epsilon: float = EPSILON) -> keras.Model:
+                            epsilon: float = EPSILON, dtype: str = "float32") -> keras.Model:
     """The style transformer, randomly initialised: ``[content, style]`` -> stylized.
 
     ``content`` is RGB in [0, 255], (N, H, W, 3), any H, W >= ``MIN_CONTENT_SIDE`` (padded to
     a multiple of 4 by reflection and cropped back); ``style`` is (N, 100); the output is RGB
-    in [0, 255] (a sigmoid times 255) of the content's size. ``activation_quant`` as in
-    :func:`build_style_predictor`. Use :func:`load_style_transformer` for the trained weights.
+    in [0, 255] (a sigmoid times 255) of the content's size. ``activation_quant`` and
+    ``dtype`` as in :func:`build_style_predictor` (with bfloat16 the instance norms' statistics
+    and the output stay float32). Use :func:`load_style_transformer` for the trained weights.
 
     >>> model = build_style_transformer()  # doctest: +SKIP
     >>> [t.shape for t in model.inputs]  # doctest: +SKIP
     [(None, None, None, 3), (None, 100)]
     """
-    q = _Quantizer(activation_quant)
+    with _dtype_policy(_check_dtype(dtype, activation_quant)):
+        return _build_style_transformer(_Quantizer(activation_quant), epsilon)
+
+
+def _build_style_transformer(q: "_Quantizer", epsilon: float) -> keras.Model:
     content = keras.Input((None, None, 3), name="content_image")
     style = keras.Input((STYLE_DIM,), name="style_vector")
     s = q(style, "mobilenet_conv/Conv/BiasAdd_int8")
@@ -413,7 +448,8 @@ def build_style_transformer(*, activation_quant: Optional[QuantParams] = None,
         beta = q(beta, f"{params}/Conv/BiasAdd")
         gamma = layers.Dense(channels, name=_layer_name(f"{params}/Conv_1"))(s)
         gamma = q(gamma, f"{params}/Conv_1/BiasAdd")
-        return ConditionalInstanceNorm(epsilon, quant=q.cin(layer_scope),
+        # float32 statistics: a bfloat16 mean/variance of a whole feature map loses the style
+        return ConditionalInstanceNorm(epsilon, quant=q.cin(layer_scope), dtype="float32",
                                        name=_layer_name(f"{layer_scope}/StyleNorm"))([x, gamma, beta])
 
     def conv(x: Any, scope: str, channels: int, kernel: int, stride: int = 1,
@@ -451,7 +487,7 @@ def build_style_transformer(*, activation_quant: Optional[QuantParams] = None,
     x = q(style_norm(x, f"{e}/conv", 3), f"{e}/conv/StyleNorm/batchnorm/add_1")
     x = q(layers.Activation("sigmoid")(x), f"{e}/conv/Sigmoid_int8")
     x = CropToReference(name="crop_to_content")([x, content])
-    x = layers.Rescaling(255.0, name="to_pixel_range")(x)
+    x = layers.Rescaling(255.0, dtype="float32", name="to_pixel_range")(x)
     name = "magenta_style_transformer" + ("_int8" if q.active else "")
     return keras.Model([content, style], x, name=name)
 
@@ -565,6 +601,8 @@ def _build_and_load(build, arrays: Mapping[str, np.ndarray], source: str, emulat
     try:
         quant = _activation_quant(arrays) if emulate_int8 else None
         model = build(activation_quant=quant, **kwargs)
+    except OptionError:  # a bad argument (dtype), not a bad file
+        raise
     except (KeyError, ValueError, TypeError) as err:
         raise ModelLoadError(f"{source}: bad quantization parameters ({err})") from None
     except ModelLoadError as err:
@@ -573,7 +611,8 @@ def _build_and_load(build, arrays: Mapping[str, np.ndarray], source: str, emulat
     return model
 
 
-def load_style_predictor(path: Optional[PathLike] = None, *, emulate_int8: bool = False) -> keras.Model:
+def load_style_predictor(path: Optional[PathLike] = None, *, emulate_int8: bool = False,
+                         dtype: str = "float32") -> keras.Model:
     """The trained style predictor (shipped weights, or ``path``): RGB [0, 255] -> (N, 100).
 
     >>> predictor = load_style_predictor()  # doctest: +SKIP
@@ -582,10 +621,11 @@ def load_style_predictor(path: Optional[PathLike] = None, *, emulate_int8: bool 
     """
     arrays = read_weights("predict", path)
     source = str(path if path is not None else asset_path(PREDICT_FILE))
-    return _build_and_load(build_style_predictor, arrays, source, emulate_int8)
+    return _build_and_load(build_style_predictor, arrays, source, emulate_int8, dtype=dtype)
 
 
-def load_style_transformer(path: Optional[PathLike] = None, *, emulate_int8: bool = False) -> keras.Model:
+def load_style_transformer(path: Optional[PathLike] = None, *, emulate_int8: bool = False,
+                           dtype: str = "float32") -> keras.Model:
     """The trained style transformer (shipped weights, or ``path``): ``[content, style]`` -> image.
 
     >>> transformer = load_style_transformer()  # doctest: +SKIP
@@ -595,7 +635,7 @@ def load_style_transformer(path: Optional[PathLike] = None, *, emulate_int8: boo
     arrays = read_weights("transform", path)
     source = str(path if path is not None else asset_path(TRANSFORM_FILE))
     epsilon = float(arrays["const/epsilon"]) if "const/epsilon" in arrays else EPSILON
-    return _build_and_load(build_style_transformer, arrays, source, emulate_int8, epsilon=epsilon)
+    return _build_and_load(build_style_transformer, arrays, source, emulate_int8, epsilon=epsilon, dtype=dtype)
 
 
 @functools.lru_cache(maxsize=2)
