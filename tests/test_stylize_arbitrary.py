@@ -406,6 +406,19 @@ def test_optimizer_options_left_out_take_the_config_defaults():
     assert args.strength is None
 
 
+def test_a_pass_too_big_for_the_memory_is_refused(work, capsys, monkeypatch):
+    from tf_style import transfer
+
+    monkeypatch.setattr(transfer, "_available_memory", lambda: 8 * 2**30)  # 8 GiB on any machine
+    before = _snapshot(work)
+    rc = main([str(a) for a in ["stylize", work / "content.jpg", work / "style.jpg", "-o", work / "out.png",
+                                "--method", "arbitrary", "--size", "8192", "--quiet"]])
+    _, stderr = capsys.readouterr()
+    assert rc == 2
+    _check_one_error_line(stderr, ["--size", r"\b8192x6144\b", "GiB", "smaller --size"])
+    assert _snapshot(work) == before
+
+
 def test_ctrl_c_during_the_pass_leaves_no_file(work, capsys):
     out = work / "out.png"
     before = _snapshot(work)

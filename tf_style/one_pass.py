@@ -25,7 +25,7 @@ from PIL import Image
 
 from tf_style import image as im
 from tf_style.config import ARBITRARY_MIN_SIDE, ARBITRARY_STYLE_SIZE, ArbitraryConfig
-from tf_style.errors import OptionError
+from tf_style.errors import MemoryBudgetError, OptionError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -148,14 +148,26 @@ def prepare(content: im.ImageLike, styles: Sequence[im.ImageLike], config: Arbit
 
 def run(job: Job, *, output: Optional[PathLike] = None,
         log: Optional[Callable[[str], None]] = None) -> ArbitraryResult:
-    """Load the networks (cached), predict the style vector, transfer, and write ``output``."""
+    """Load the networks (cached), predict the style vector, transfer, and write ``output``.
+
+    Raises :class:`MemoryBudgetError` before the pass when the picture would need more
+    memory than is available (:func:`tf_style.arbitrary.estimate_pass_bytes`).
+    """
     log = log or (lambda msg: None)
     config = job.config
     t = time.perf_counter()
     # Between prepare() and run() the CLI imports TensorFlow (about 0 from Python, where it is loaded).
     timings: Dict[str, float] = {"read": job.prepared - job.started, "import": t - job.prepared}
     from tf_style import arbitrary as arb  # Keras (and TensorFlow, if not yet imported)
+    from tf_style.transfer import _available_memory
 
+    h, w = job.photo.shape[:2]
+    need, avail = arb.estimate_pass_bytes(h, w), _available_memory()
+    if avail is not None and need > avail:
+        raise MemoryBudgetError(
+            f"size: a {w}x{h} pass needs about {need / 2**30:.1f} GiB but only {avail / 2**30:.1f} GiB "
+            f"is available; use a smaller --size"
+        )
     predictor, transformer = arb._shipped_models(False)
     timings["load"] = time.perf_counter() - t
     t = time.perf_counter()
