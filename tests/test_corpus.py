@@ -1,6 +1,7 @@
 """One corpus of awkward and broken files (tests/corpus.py) through every entry point.
 
-Entry points: ``read_image`` and ``tf_style.stylize`` (Python API), ``tf-style stylize``,
+Entry points: ``read_image`` and ``tf_style.stylize`` (Python API), ``tf-style stylize``
+(both methods),
 ``tf-style apply``, ``tf-style train`` (its style image and its data reader, which decodes
 in TensorFlow), ``tf-style export`` (int8 calibration photos) and the SavedModel
 ``serve_image_bytes`` signature. For each case the expected outcome is asserted:
@@ -156,6 +157,30 @@ def test_cli_stylize_accepts(cases, name, tmp_path, capsys):
                         "--pyramid", "1", "--backbone", "vgg16-hed", "--quiet"], capsys)
     assert rc == 0, err
     w, h = case.upright
+    assert Image.open(out).size == ((64, 48) if w > h else (48, 64))
+
+
+@pytest.mark.parametrize("name", UNUSABLE)
+@pytest.mark.parametrize("slot", ["content", "style"])
+def test_cli_stylize_arbitrary_refuses(cases, name, slot, tmp_path, capsys):
+    case, out = cases[name], tmp_path / "out.png"
+    inputs = [case.path, STYLE] if slot == "content" else [EXAMPLES / "tubingen.jpg", case.path]
+    rc, _, err = _main(["stylize", *inputs, "-o", out, "--size", "64", "--method", "arbitrary"], capsys)
+    assert_one_line_error(rc, err, case, out)
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", VALID)
+@pytest.mark.parametrize("slot", ["content", "style"])
+def test_cli_stylize_arbitrary_accepts(cases, name, slot, tmp_path, capsys):
+    case = cases[name]
+    out = tmp_path / "sortie ü" / "résultat 1.png"
+    out.parent.mkdir()
+    inputs = [case.path, STYLE] if slot == "content" else [EXAMPLES / "tubingen.jpg", case.path]
+    rc, _, err = _main(["stylize", *inputs, "-o", out, "--size", "64", "--method", "arbitrary", "--quiet"],
+                       capsys)
+    assert rc == 0, err
+    w, h = case.upright if slot == "content" else (4, 3)
     assert Image.open(out).size == ((64, 48) if w > h else (48, 64))
 
 

@@ -7,6 +7,7 @@ Example:
     >>> import tf_style
     >>> result = tf_style.stylize("photo.jpg", "painting.jpg", size=256)  # doctest: +SKIP
     >>> result.image.save("out.png")  # doctest: +SKIP
+    >>> fast = tf_style.stylize("photo.jpg", "painting.jpg", method="arbitrary")  # one pass  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ _LAZY = {
     "Stylizer": "tf_style.transfer",
     "StylizeResult": "tf_style.transfer",
     "StylizeConfig": "tf_style.config",
+    "ArbitraryConfig": "tf_style.config",
+    "ArbitraryResult": "tf_style.one_pass",
+    "stylize_arbitrary": "tf_style.arbitrary",
+    "predict_style": "tf_style.arbitrary",
+    "style_vector": "tf_style.arbitrary",
+    "load_style_predictor": "tf_style.arbitrary",
+    "load_style_transformer": "tf_style.arbitrary",
     "load_backbone": "tf_style.backbones",
     "load_stylizer": "tf_style.apply",
     "train": "tf_style.train",

@@ -48,70 +48,120 @@ def _names(text: str) -> List[str]:
     return names
 
 
+#: ``tf-style stylize`` options that only the optimizer (``--method gatys``) reads: (dest, flag).
+#: Their argparse default is None, so giving one with ``--method arbitrary`` is an error
+#: instead of being ignored; left out, they take the StylizeConfig defaults.
+_OPTIMIZER_ONLY = (
+    ("iterations", "--iterations"), ("pyramid", "--pyramid"), ("optimizer", "--optimizer"),
+    ("learning_rate", "--learning-rate"), ("content_weight", "--content-weight"),
+    ("style_weight", "--style-weight"), ("tv_weight", "--tv-weight"),
+    ("content_layers", "--content-layers"), ("style_layers", "--style-layers"),
+    ("style_layer_weights", "--style-layer-weights"), ("init", "--init"), ("backbone", "--backbone"),
+    ("weights", "--weights"), ("pooling", "--pooling"), ("seed", "--seed"), ("tile", "--tile"),
+    ("tile_iterations", "--tile-iterations"), ("dtype", "--dtype"), ("save_every", "--save-every"),
+    ("plot", "--plot"),
+)
+#: ... and those only ``--method arbitrary`` reads.
+_ARBITRARY_ONLY = (("strength", "--strength"),)
+#: StylizeConfig fields among _OPTIMIZER_ONLY (the rest are the command's own).
+_OPTIMIZER_FIELDS = (
+    "iterations", "pyramid", "optimizer", "learning_rate", "content_weight", "style_weight", "tv_weight",
+    "init", "backbone", "weights", "pooling", "seed", "tile", "tile_iterations", "dtype",
+)
+
+
 def _add_stylize(sub) -> None:
-    from tf_style.config import StylizeConfig
+    from tf_style.config import DEFAULT_METHOD, METHODS, ArbitraryConfig, StylizeConfig
 
     D = StylizeConfig()  # defaults live in one place: the config
+    A = ArbitraryConfig()
     p = sub.add_parser(
         "stylize",
-        help="optimization-based style transfer (Gatys et al.)",
-        description="Render CONTENT in the style of STYLE (several STYLEs are blended).",
+        help="style transfer of one photo: optimization (Gatys et al.) or one pass of the arbitrary-style networks",
+        description="Render CONTENT in the style of STYLE (several STYLEs are blended). "
+        "--method gatys (default) optimizes the picture (Gatys et al.); --method arbitrary paints it "
+        "in one forward pass of Magenta's arbitrary-style networks (Ghiasi et al. 2017), with no iterations. "
+        "Options marked [gatys] or [arbitrary] apply to that method only; giving one with the other "
+        "method is an error.",
     )
     p.add_argument("content", metavar="CONTENT", help="the photo")
     p.add_argument("style", metavar="STYLE", nargs="+", help="one or more style images")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output image (.png, .jpg, .webp)")
-    p.add_argument("--size", type=_int, default=D.size, help=f"output long side in px (default {D.size})")
-    p.add_argument("--iterations", type=_int, default=D.iterations,
-                   help=f"loss evaluations at the final size; coarser levels get 2x per halving (default {D.iterations})")
-    p.add_argument("--pyramid", type=_int, default=D.pyramid, help=f"coarse-to-fine levels, 1 = off (default {D.pyramid})")
-    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
-    p.add_argument("--learning-rate", type=_float, default=D.learning_rate, help=f"Adam step in pixel units (default {D.learning_rate:g})")
-    p.add_argument("--content-weight", type=_float, default=D.content_weight, metavar="W", help=f"alpha (default {D.content_weight:g})")
-    p.add_argument("--style-weight", type=_float, default=D.style_weight, metavar="W", help=f"beta (default {D.style_weight:g})")
-    p.add_argument("--tv-weight", type=_float, default=D.tv_weight, metavar="W", help=f"total variation (default {D.tv_weight:g})")
+    p.add_argument("--method", default=DEFAULT_METHOD, metavar="|".join(METHODS),
+                   help=f"gatys: optimization (iterations); arbitrary: one forward pass of the "
+                        f"arbitrary-style networks (default {DEFAULT_METHOD})")
+    p.add_argument("--size", type=_int, default=D.size,
+                   help=f"output long side in px; the photo is resized to it first (default {D.size})")
+    p.add_argument("--strength", type=_float, default=None,
+                   help=f"[arbitrary] 0 = the photo's own style vector, 1 = the painting's; in between, "
+                        f"the two interpolated (default {A.strength:g})")
+    p.add_argument("--iterations", type=_int, default=None,
+                   help=f"[gatys] loss evaluations at the final size; coarser levels get 2x per halving (default {D.iterations})")
+    p.add_argument("--pyramid", type=_int, default=None, help=f"[gatys] coarse-to-fine levels, 1 = off (default {D.pyramid})")
+    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default=None, help=f"[gatys] (default {D.optimizer})")
+    p.add_argument("--learning-rate", type=_float, default=None, help=f"[gatys] Adam step in pixel units (default {D.learning_rate:g})")
+    p.add_argument("--content-weight", type=_float, default=None, metavar="W", help=f"[gatys] alpha (default {D.content_weight:g})")
+    p.add_argument("--style-weight", type=_float, default=None, metavar="W", help=f"[gatys] beta (default {D.style_weight:g})")
+    p.add_argument("--tv-weight", type=_float, default=None, metavar="W", help=f"[gatys] total variation (default {D.tv_weight:g})")
     p.add_argument("--content-layers", type=_names, default=None, metavar="L1,L2",
-                   help="default block4_conv2 (aliases conv4_2/relu4_2 work)")
+                   help="[gatys] default block4_conv2 (aliases conv4_2/relu4_2 work)")
     p.add_argument("--style-layers", type=_names, default=None, metavar="L1,L2,...",
-                   help="default block1_conv1,...,block5_conv1")
-    p.add_argument("--style-layer-weights", default=None, metavar="W1,W2,...")
-    p.add_argument("--style-blend", default=None, metavar="W1,W2,...", help="weights of several styles")
-    p.add_argument("--style-scale", type=_float, default=1.0, help="style image size relative to the output")
-    p.add_argument("--init", default="content", help="content, style, noise or an image path")
+                   help="[gatys] default block1_conv1,...,block5_conv1")
+    p.add_argument("--style-layer-weights", default=None, metavar="W1,W2,...", help="[gatys]")
+    p.add_argument("--style-blend", default=None, metavar="W1,W2,...",
+                   help="weights of several styles (normalized; default equal). gatys blends their Gram "
+                        "targets, arbitrary their style vectors")
+    p.add_argument("--style-scale", type=_float, default=D.style_scale,
+                   help="the style image's size as the network sees it: gatys, relative to the output (> 1 = "
+                        "bigger strokes); arbitrary, relative to the predictor's 256 px shorter side, 0.125-8 "
+                        f"(< 1 = bolder, coarser marks; > 1 = finer, fainter texture) (default {D.style_scale:g})")
+    p.add_argument("--init", default=None, help=f"[gatys] content, style, noise or an image path (default {D.init})")
     p.add_argument("--preserve-color", action="store_true",
-                   help="keep the photo's colours (luminance-only transfer, Gatys et al. 2016)")
-    p.add_argument("--backbone", default="auto", help="auto, vgg19, vgg16, vgg16-hed (default auto)")
-    p.add_argument("--weights", default=None, metavar="PATH", help="local .h5 of Keras VGG weights")
-    p.add_argument("--pooling", default="avg", help="avg (Gatys' choice, default) or max")
-    p.add_argument("--seed", type=_int, default=0)
-    p.add_argument("--tile", type=_int, default=D.tile, metavar="PX",
-                   help=f"optimize levels longer than 2 x PX in PX x PX tiles, for pictures larger than "
+                   help="keep the photo's colours (gatys: luminance-only transfer, Gatys et al. 2016; "
+                        "arbitrary: the result's luminance with the photo's colours)")
+    p.add_argument("--backbone", default=None, help="[gatys] auto, vgg19, vgg16, vgg16-hed (default auto)")
+    p.add_argument("--weights", default=None, metavar="PATH", help="[gatys] local .h5 of Keras VGG weights")
+    p.add_argument("--pooling", default=None, help="[gatys] avg (Gatys' choice, default) or max")
+    p.add_argument("--seed", type=_int, default=None, help=f"[gatys] (default {D.seed})")
+    p.add_argument("--tile", type=_int, default=None, metavar="PX",
+                   help=f"[gatys] optimize levels longer than 2 x PX in PX x PX tiles, for pictures larger than "
                         f"memory allows; 0 = never (default {D.tile})")
-    p.add_argument("--tile-iterations", type=_int, default=D.tile_iterations, metavar="N",
-                   help=f"loss evaluations per tile (default {D.tile_iterations})")
-    p.add_argument("--dtype", default=D.dtype,
-                   help="auto (default: bfloat16 where the GPU/CPU runs it natively, else float32), "
+    p.add_argument("--tile-iterations", type=_int, default=None, metavar="N",
+                   help=f"[gatys] loss evaluations per tile (default {D.tile_iterations})")
+    p.add_argument("--dtype", default=None,
+                   help="[gatys] auto (default: bfloat16 where the GPU/CPU runs it natively, else float32), "
                         "float32 or bfloat16 convolutions")
-    p.add_argument("--save-every", type=_int, default=0, metavar="N",
-                   help="write the current picture to OUT every N evaluations")
+    p.add_argument("--save-every", type=_int, default=None, metavar="N",
+                   help="[gatys] write the current picture to OUT every N evaluations")
     p.add_argument("--plot", default=None, metavar="PATH",
-                   help="also write a plot of the loss terms against iterations (log scale; needs matplotlib)")
+                   help="[gatys] also write a plot of the loss terms against iterations (log scale; needs matplotlib)")
     p.add_argument("--json", action="store_true", help="print one JSON object with the run's figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
     p.set_defaults(run=_cmd_stylize)
 
 
+def _refuse_options(args: argparse.Namespace, options, method: str, other: str) -> None:
+    """An option of the other method given explicitly: an error naming it, never ignored."""
+    for dest, flag in options:
+        if getattr(args, dest) is not None:
+            raise OptionError(f"{flag}: only used with --method {other}, not with --method {method}")
+
+
 def _cmd_stylize(args: argparse.Namespace, log: Callable[[str], None]) -> int:
+    from tf_style.config import check_method
+
+    method = check_method(args.method)
+    if method == "arbitrary":
+        _refuse_options(args, _OPTIMIZER_ONLY, "arbitrary", "gatys")
+        return _cmd_stylize_arbitrary(args, log)
+    _refuse_options(args, _ARBITRARY_ONLY, "gatys", "arbitrary")
     from tf_style import image as im
     from tf_style.config import INIT_KINDS, StylizeConfig, parse_float_list
 
     options: Dict[str, object] = dict(
-        size=args.size, iterations=args.iterations, pyramid=args.pyramid, optimizer=args.optimizer,
-        learning_rate=args.learning_rate, content_weight=args.content_weight,
-        style_weight=args.style_weight, tv_weight=args.tv_weight, style_scale=args.style_scale,
-        init=args.init, preserve_color=args.preserve_color, backbone=args.backbone,
-        weights=args.weights, pooling=args.pooling, seed=args.seed, tile=args.tile,
-        tile_iterations=args.tile_iterations, dtype=args.dtype,
+        size=args.size, style_scale=args.style_scale, preserve_color=args.preserve_color,
     )
+    options.update({k: getattr(args, k) for k in _OPTIMIZER_FIELDS if getattr(args, k) is not None})
     if args.content_layers:
         options["content_layers"] = tuple(args.content_layers)
     if args.style_layers:
@@ -121,17 +171,18 @@ def _cmd_stylize(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     if args.style_blend:
         options["style_blend"] = parse_float_list("--style-blend", args.style_blend)
     config = StylizeConfig(**options)  # type: ignore[arg-type]
-    if args.save_every < 0:
-        raise OptionError(f"--save-every: expected an integer >= 0, got {args.save_every}")
+    save_every = 0 if args.save_every is None else args.save_every
+    if save_every < 0:
+        raise OptionError(f"--save-every: expected an integer >= 0, got {save_every}")
     if args.weights is not None and not os.path.isfile(args.weights):
         raise OptionError(f"--weights: no such file: {args.weights!r}")
     inputs = [args.content, *args.style]
-    if args.init not in INIT_KINDS:
-        if not os.path.exists(args.init):
+    if config.init not in INIT_KINDS:
+        if not os.path.exists(config.init):
             raise OptionError(
-                f"--init: expected content, style, noise or an existing image path, got {args.init!r}"
+                f"--init: expected content, style, noise or an existing image path, got {config.init!r}"
             )
-        inputs.append(args.init)
+        inputs.append(config.init)
     im.check_output_path(args.output, inputs=inputs)
     if args.plot is not None:  # before the long run: a missing matplotlib fails at once
         from tf_style.gallery import require_matplotlib
@@ -158,7 +209,7 @@ def _cmd_stylize(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         levels.append(level)
 
     result = stylizer.stylize(
-        content, output=args.output, save_every=args.save_every,
+        content, output=args.output, save_every=save_every,
         progress=not args.quiet, protect=inputs, on_step=on_step,
     )
     if args.plot is not None and result.history:
@@ -181,6 +232,30 @@ def _cmd_stylize(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     if result.interrupted:
         log(f"interrupted after {result.iterations} evaluations; kept the last picture in {args.output}")
         return EXIT_INTERRUPTED
+    return 0
+
+
+def _cmd_stylize_arbitrary(args: argparse.Namespace, log: Callable[[str], None]) -> int:
+    """One forward pass; a Ctrl-C before the atomic write leaves no file (exit 130 in main)."""
+    from tf_style import one_pass
+    from tf_style.config import ArbitraryConfig, parse_float_list
+
+    options: Dict[str, object] = dict(size=args.size, style_scale=args.style_scale,
+                                      preserve_color=args.preserve_color)
+    if args.strength is not None:
+        options["strength"] = args.strength
+    if args.style_blend:
+        options["style_blend"] = parse_float_list("--style-blend", args.style_blend)
+    config = ArbitraryConfig(**options)  # type: ignore[arg-type]
+    # Options, output path and every input are checked before TensorFlow loads.
+    job = one_pass.prepare(args.content, args.style, config, output=args.output)
+    _load_tensorflow()
+    result = one_pass.run(job, output=args.output, log=log)
+    if args.json:
+        print(json.dumps(result.to_dict(args.output)))
+    else:
+        w, h = result.image.size
+        log(f"wrote {args.output} ({w}x{h}) in {result.seconds:.1f} s")
     return 0
 
 

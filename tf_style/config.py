@@ -1,4 +1,5 @@
-"""Validated, frozen configuration for optimization-based style transfer.
+"""Validated, frozen configuration for style transfer: the optimizer (:class:`StylizeConfig`)
+and the arbitrary-style networks' one-pass path (:class:`ArbitraryConfig`).
 
 No TensorFlow here: the CLI and the API validate options before anything heavy is
 loaded, so a bad value fails in milliseconds with a message naming the option.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import os
 from typing import Optional, Sequence, Tuple, Union
 
@@ -23,6 +25,21 @@ MIN_SIZE = 32
 #: Largest output long side accepted before the memory check even runs.
 MAX_SIZE = 8192
 MIN_TILE = 64
+#: Output long side of ``tf-style stylize`` (both methods) when none is given.
+DEFAULT_SIZE = 512
+#: ``method`` of ``tf_style.stylize`` / ``tf-style stylize --method``: the optimizer
+#: (Gatys et al., the default) or one forward pass of Magenta's arbitrary-style networks.
+METHODS = ("gatys", "arbitrary")
+DEFAULT_METHOD = "gatys"
+#: The painting's shorter side (px) fed to the arbitrary method's style predictor at
+#: ``style_scale`` 1: Magenta's default, the size its int8 graph was calibrated at.
+ARBITRARY_STYLE_SIZE = 256
+#: Smallest photo/painting side (px) of the arbitrary method (the transformer's reflection
+#: padding needs the pad below the side).
+ARBITRARY_MIN_SIDE = 16
+#: ``style_scale`` range of the arbitrary method: the painting's shorter side is
+#: ``ARBITRARY_STYLE_SIZE * style_scale``, from 32 to 2048 px.
+ARBITRARY_STYLE_SCALE = (0.125, 8.0)
 
 
 def _positive_int(name: str, value: object, *, minimum: int = 1, maximum: Optional[int] = None) -> int:
@@ -62,6 +79,54 @@ def parse_float_list(name: str, text: Union[str, Sequence[float]]) -> Tuple[floa
     return tuple(out)
 
 
+def check_method(method: object) -> str:
+    """``method`` if it is one of :data:`METHODS`, else :class:`OptionError` naming it.
+
+    >>> check_method("arbitrary")
+    'arbitrary'
+    """
+    if not isinstance(method, str) or method not in METHODS:
+        import difflib
+
+        near = difflib.get_close_matches(str(method), METHODS, n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise OptionError(f"method: expected one of {', '.join(METHODS)}, got {method!r}{hint}")
+    return method
+
+
+def normalize_blend(weights: Optional[Sequence[float]], count: int, *, name: str = "style_blend") -> Tuple[float, ...]:
+    """Blend weights for ``count`` style images, summing to 1 (None: equal weights).
+
+    >>> normalize_blend((3, 1), 2)
+    (0.75, 0.25)
+    """
+    if weights is None:
+        return tuple([1.0 / count] * count)
+    w = parse_float_list(name, weights)
+    if len(w) != count:
+        raise OptionError(
+            f"{name}: expected {count} weights (one per style image), got {len(w)}: {','.join(map(str, w))}"
+        )
+    total = sum(w)
+    if total <= 0:
+        raise OptionError(f"{name}: the weights must not all be 0, got {','.join(map(str, w))}")
+    return tuple(v / total for v in w)
+
+
+def check_strength(value: object, *, name: str = "strength") -> float:
+    """A number in [0, 1], else :class:`OptionError` naming ``name`` and the value.
+
+    >>> check_strength(0.5)
+    0.5
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise OptionError(f"{name}: expected a number in [0, 1], got {value!r}")
+    v = float(value)
+    if not math.isfinite(v) or not 0.0 <= v <= 1.0:
+        raise OptionError(f"{name}: expected a number in [0, 1], got {value!r}")
+    return v
+
+
 @dataclasses.dataclass(frozen=True)
 class StylizeConfig:
     """Options of one optimization-based (Gatys) style transfer.
@@ -75,7 +140,7 @@ class StylizeConfig:
         100
     """
 
-    size: int = 512
+    size: int = DEFAULT_SIZE
     #: Loss evaluations at the output size (coarser pyramid levels get 2x per level). 200:
     #: with vgg19 the sky's swirls and the strokes settle between 100 and 200 evaluations
     #: (docs/GALLERY.md, "The defaults").
@@ -181,18 +246,76 @@ class StylizeConfig:
     def with_options(self, **changes: object) -> "StylizeConfig":
         """A copy with some options changed (validated again)."""
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if "strength" in unknown:
+            raise OptionError("strength: only used by method 'arbitrary', not by method 'gatys' (the optimizer)")
         if unknown:
             raise OptionError(f"unknown option(s): {', '.join(sorted(unknown))}")
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     def blend_weights(self, num_styles: int) -> Tuple[float, ...]:
         """Normalized blend weights for ``num_styles`` style images."""
-        if self.style_blend is None:
-            return tuple([1.0 / num_styles] * num_styles)
-        if len(self.style_blend) != num_styles:
-            raise OptionError(
-                f"style_blend: expected {num_styles} weights (one per style image), "
-                f"got {len(self.style_blend)}: {','.join(map(str, self.style_blend))}"
-            )
-        total = sum(self.style_blend)
-        return tuple(w / total for w in self.style_blend)
+        return normalize_blend(self.style_blend, num_styles)
+
+
+@dataclasses.dataclass(frozen=True)
+class ArbitraryConfig:
+    """Options of one forward pass of the arbitrary-style networks (``method="arbitrary"``).
+
+    * ``size``: the output long side; the photo is resized (Lanczos) to it first, as for
+      the optimizer.
+    * ``strength`` in [0, 1]: 0 gives the photo's own style vector, 1 the painting's; in
+      between, the paper's interpolation of the two vectors.
+    * ``style_blend``: weights of several paintings (normalized to sum 1; None = equal):
+      their style vectors are averaged with these weights.
+    * ``style_scale``: the painting's size as the style predictor sees it, relative to the
+      default (shorter side ``ARBITRARY_STYLE_SIZE`` = 256 px, where the network was
+      calibrated): its shorter side is ``256 * style_scale`` px, 0.125-8. The same meaning
+      as the optimizer's (how big the network sees the painting), but relative to a fixed
+      size rather than the output's: the transformer paints strokes of a fixed pixel size
+      whatever the output size. The effect differs too: < 1 gives bolder, coarser marks,
+      > 1 a finer, fainter texture (The Scream: a smooth wash at 4; docs/ARBITRARY.md).
+    * ``preserve_color``: keep the photo's colours (the result's luminance, the photo's
+      chroma: :func:`tf_style.image.match_luminance_transfer`).
+
+    Example:
+        >>> ArbitraryConfig(strength=0.5, style_blend=(1, 3)).blend_weights(2)
+        (0.25, 0.75)
+    """
+
+    size: int = DEFAULT_SIZE
+    strength: float = 1.0
+    style_blend: Optional[Tuple[float, ...]] = None
+    style_scale: float = 1.0
+    preserve_color: bool = False
+
+    def __post_init__(self) -> None:
+        _positive_int("size", self.size, minimum=MIN_SIZE, maximum=MAX_SIZE)
+        object.__setattr__(self, "strength", check_strength(self.strength))
+        scale = _weight("style_scale", self.style_scale, allow_zero=False)
+        low, high = ARBITRARY_STYLE_SCALE
+        if not low <= scale <= high:
+            raise OptionError(f"style_scale: expected a number between {low:g} and {high:g} (the painting's "
+                              f"shorter side {round(ARBITRARY_STYLE_SIZE * low)}-{round(ARBITRARY_STYLE_SIZE * high)} px), got {self.style_scale!r}")
+        object.__setattr__(self, "style_scale", scale)
+        if self.style_blend is not None:
+            b = parse_float_list("style_blend", self.style_blend)
+            if sum(b) <= 0:
+                raise OptionError(f"style_blend: the weights must not all be 0, got {','.join(f'{v:g}' for v in b)}")
+            object.__setattr__(self, "style_blend", b)
+        if not isinstance(self.preserve_color, bool):
+            raise OptionError(f"preserve_color: expected True or False, got {self.preserve_color!r}")
+
+    def with_options(self, **changes: object) -> "ArbitraryConfig":
+        """A copy with some options changed (validated again); an optimizer-only option is an error."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            optimizer = unknown & {f.name for f in dataclasses.fields(StylizeConfig)}
+            if optimizer:
+                raise OptionError(f"{sorted(optimizer)[0]}: only used by method 'gatys' (the optimizer), "
+                                  f"not by method 'arbitrary'")
+            raise OptionError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def blend_weights(self, num_styles: int) -> Tuple[float, ...]:
+        """Normalized blend weights for ``num_styles`` style images."""
+        return normalize_blend(self.style_blend, num_styles)

@@ -1,9 +1,12 @@
-"""Optimization-based style transfer (Gatys, Ecker, Bethge 2015): the Python API.
+"""Style transfer of one photo, the Python API: optimization-based (Gatys, Ecker, Bethge
+2015; ``method="gatys"``, the default) or one forward pass of Magenta's arbitrary-style
+networks (Ghiasi et al. 2017; ``method="arbitrary"``, see ``tf_style.one_pass``).
 
 Example:
     >>> import tf_style
     >>> result = tf_style.stylize("tubingen.jpg", "starry_night.jpg", size=256)  # doctest: +SKIP
     >>> result.image.save("out.png")  # doctest: +SKIP
+    >>> fast = tf_style.stylize("tubingen.jpg", "starry_night.jpg", method="arbitrary", strength=0.8)  # doctest: +SKIP
 
 A :class:`Stylizer` keeps the backbone and the style targets between calls, so
 stylizing many photos with one style pays for them once.
@@ -23,9 +26,10 @@ from PIL import Image
 from tf_style import backbones as bb
 from tf_style import image as im
 from tf_style import tiles as tl
-from tf_style.config import INIT_KINDS, MIN_SIZE, StylizeConfig
+from tf_style.config import DEFAULT_METHOD, INIT_KINDS, MIN_SIZE, ArbitraryConfig, StylizeConfig, check_method
 from tf_style.errors import MemoryBudgetError, OptionError
 from tf_style.losses import PerceptualLoss
+from tf_style.one_pass import ArbitraryResult, stylize_arbitrary_result
 from tf_style.optimize import ImageObjective, OptimizeOutcome, adam, lbfgs
 from tf_style.progress import ProgressBar
 
@@ -65,6 +69,7 @@ class StylizeResult:
         """A JSON-ready summary (what ``tf-style stylize --json`` prints)."""
         return {
             "output": None if output is None else str(output),
+            "method": "gatys",
             "size": list(self.image.size),
             "backbone": self.backbone,
             "weights": self.weights_source,
@@ -535,16 +540,35 @@ def stylize(
     progress: bool = False,
     save_every: int = 0,
     log: Optional[Callable[[str], None]] = None,
+    method: str = DEFAULT_METHOD,
     **options: object,
-) -> StylizeResult:
-    """Stylize one photo with one or more style images; options are :class:`StylizeConfig` fields.
+) -> Union[StylizeResult, ArbitraryResult]:
+    """Stylize one photo with one or more style images.
+
+    ``method="gatys"`` (default): optimization; options are :class:`StylizeConfig` fields.
+    ``method="arbitrary"``: one forward pass of the arbitrary-style networks; options are
+    :class:`ArbitraryConfig` fields (``size``, ``strength``, ``style_blend``,
+    ``style_scale``, ``preserve_color``), and giving an optimizer-only option (e.g.
+    ``iterations``, ``backbone``, ``save_every``) raises :class:`OptionError` naming it.
+    Returns an :class:`ArbitraryResult` then, with the same ``image``, ``seconds`` and
+    ``to_dict``.
 
     Example:
         >>> r = stylize("tubingen.jpg", "starry_night.jpg", size=256, iterations=50)  # doctest: +SKIP
         >>> r.image.size, r.final_terms["style"] < r.history[0]["style"]  # doctest: +SKIP
         ((256, 192), True)
+        >>> stylize("tubingen.jpg", ["the_scream.jpg", "starry_night.jpg"], method="arbitrary",
+        ...         style_blend=(3, 1), strength=0.8).image.size  # doctest: +SKIP
+        (512, 384)
     """
+    method = check_method(method)
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    if method == "arbitrary":
+        for name, given in (("backbone", backbone is not None), ("save_every", bool(save_every))):
+            if given:
+                raise OptionError(f"{name}: only used by method 'gatys' (the optimizer), not by method 'arbitrary'")
+        config = ArbitraryConfig().with_options(**options)
+        return stylize_arbitrary_result(content, styles, config, output=output, log=log)
     stylizer = Stylizer(styles, backbone=backbone, log=log, **options)
     return stylizer.stylize(
         content, output=output, save_every=save_every, progress=progress, protect=styles
