@@ -58,7 +58,7 @@ _OPTIMIZER_ONLY = (
     ("content_layers", "--content-layers"), ("style_layers", "--style-layers"),
     ("style_layer_weights", "--style-layer-weights"), ("init", "--init"), ("backbone", "--backbone"),
     ("weights", "--weights"), ("pooling", "--pooling"), ("seed", "--seed"), ("tile", "--tile"),
-    ("tile_iterations", "--tile-iterations"), ("dtype", "--dtype"), ("save_every", "--save-every"),
+    ("tile_iterations", "--tile-iterations"), ("save_every", "--save-every"),
     ("plot", "--plot"),
 )
 #: ... and those only ``--method arbitrary`` reads.
@@ -129,7 +129,7 @@ def _add_stylize(sub) -> None:
     p.add_argument("--tile-iterations", type=_int, default=None, metavar="N",
                    help=f"[gatys] loss evaluations per tile (default {D.tile_iterations})")
     p.add_argument("--dtype", default=None,
-                   help="[gatys] auto (default: bfloat16 where the GPU/CPU runs it natively, else float32), "
+                   help="auto (default: bfloat16 where the GPU/CPU runs it natively, else float32), "
                         "float32 or bfloat16 convolutions")
     p.add_argument("--save-every", type=_int, default=None, metavar="N",
                    help="[gatys] write the current picture to OUT every N evaluations")
@@ -244,6 +244,8 @@ def _cmd_stylize_arbitrary(args: argparse.Namespace, log: Callable[[str], None])
                                       preserve_color=args.preserve_color)
     if args.strength is not None:
         options["strength"] = args.strength
+    if args.dtype is not None:
+        options["dtype"] = args.dtype
     if args.style_blend:
         options["style_blend"] = parse_float_list("--style-blend", args.style_blend)
     config = ArbitraryConfig(**options)  # type: ignore[arg-type]

@@ -127,6 +127,21 @@ def check_strength(value: object, *, name: str = "strength") -> float:
     return v
 
 
+DTYPE_OPTIONS = ("auto", "float32", "bfloat16")
+"""Values of every ``dtype`` option: ``auto`` is bfloat16 where it runs natively, else float32."""
+
+
+def check_dtype_option(value: object, name: str = "dtype") -> str:
+    """``value`` if it is one of :data:`DTYPE_OPTIONS`; :class:`OptionError` naming ``name`` otherwise.
+
+    >>> check_dtype_option("auto")
+    'auto'
+    """
+    if value not in DTYPE_OPTIONS:
+        raise OptionError(f"{name}: expected auto, float32 or bfloat16, got {value!r}")
+    return value  # type: ignore[return-value]
+
+
 @dataclasses.dataclass(frozen=True)
 class StylizeConfig:
     """Options of one optimization-based (Gatys) style transfer.
@@ -192,8 +207,7 @@ class StylizeConfig:
             raise OptionError(f"tile: expected 0 (never tile) or an integer between {MIN_TILE} and "
                               f"{MAX_SIZE}, got {self.tile!r}")
         _positive_int("tile_iterations", self.tile_iterations)
-        if self.dtype not in ("auto", "float32", "bfloat16"):
-            raise OptionError(f"dtype: expected auto, float32 or bfloat16, got {self.dtype!r}")
+        check_dtype_option(self.dtype)
         _positive_int("iterations", self.iterations)
         _positive_int("pyramid", self.pyramid, maximum=6)
         if self.optimizer not in OPTIMIZERS:
@@ -287,9 +301,14 @@ class ArbitraryConfig:
     style_blend: Optional[Tuple[float, ...]] = None
     style_scale: float = 1.0
     preserve_color: bool = False
+    #: Precision of the style transformer's convolutions (:data:`DTYPE_OPTIONS`; ``auto``:
+    #: bfloat16 where native; the predictor stays float32). A bfloat16 transformer was
+    #: 0.5-1.2/255 mean from float32 and 1.6-1.7x faster on a Zen 4 CPU.
+    dtype: str = "auto"
 
     def __post_init__(self) -> None:
         _positive_int("size", self.size, minimum=MIN_SIZE, maximum=MAX_SIZE)
+        check_dtype_option(self.dtype)
         object.__setattr__(self, "strength", check_strength(self.strength))
         scale = _weight("style_scale", self.style_scale, allow_zero=False)
         low, high = ARBITRARY_STYLE_SCALE

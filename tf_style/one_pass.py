@@ -168,7 +168,10 @@ def run(job: Job, *, output: Optional[PathLike] = None,
             f"size: a {w}x{h} pass needs about {need / 2**30:.1f} GiB but only {avail / 2**30:.1f} GiB "
             f"is available; use a smaller --size"
         )
-    predictor, transformer = arb._shipped_models(False)
+    from tf_style.backbones import resolve_dtype
+
+    dtype = resolve_dtype(config.dtype, log=log)
+    predictor, transformer = arb._shipped_models(False, dtype)
     timings["load"] = time.perf_counter() - t
     t = time.perf_counter()
     vector = arb.style_vector(list(job.paintings), job.photo, strength=config.strength, blend=job.blend,
@@ -191,7 +194,7 @@ def run(job: Job, *, output: Optional[PathLike] = None,
     return ArbitraryResult(
         image=picture, config=config, weights_source=files, seconds=seconds, timings=timings,
         sizes=[picture.size], content_size=job.content_size,
-        style_side=round(ARBITRARY_STYLE_SIZE * config.style_scale), blend=job.blend,
+        style_side=round(ARBITRARY_STYLE_SIZE * config.style_scale), blend=job.blend, dtype=dtype,
     )
 
 
