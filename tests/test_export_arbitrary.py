@@ -186,12 +186,18 @@ def test_saved_model_bytes_to_png(saved_model, keras_runner):
     photo = Image.fromarray(_content(64, 48)[0].astype(np.uint8))
     buf = io.BytesIO()
     photo.save(buf, "PNG")
-    art = Path(SCREAM).read_bytes()
+    painting = im.read_image(SCREAM).resize((150, 190))
+    art = io.BytesIO()
+    painting.save(art, "PNG")  # lossless: TF and Pillow decode the same pixels
+    art = art.getvalue()
     png = sig(image_bytes=tf.constant([buf.getvalue()]), style_bytes=tf.constant([art]))["png_bytes"].numpy()
     out = np.asarray(Image.open(io.BytesIO(png[0])), np.float32)
-    # The JPEG painting is decoded by TF here and by Pillow in the reference: allow 2 levels.
-    ref = keras_runner(_content(64, 48), SCREAM)[0]
-    assert out.shape == (48, 64, 3) and np.abs(out - ref).max() <= 2.0
+    ref = keras_runner(_content(64, 48), np.asarray(painting))[0]
+    assert out.shape == (48, 64, 3) and np.abs(out - ref).max() <= 0.5 + SAVED_MODEL_ATOL
+    # A JPEG painting: TF's and Pillow's JPEG decoders differ slightly (measured max 2.7 levels).
+    jpeg = sig(image_bytes=tf.constant([buf.getvalue()]), style_bytes=tf.constant([Path(SCREAM).read_bytes()]))
+    out = np.asarray(Image.open(io.BytesIO(jpeg["png_bytes"].numpy()[0])), np.float32)
+    assert np.abs(out - keras_runner(_content(64, 48), SCREAM)[0]).mean() < 1.0
     huge = b"\x89PNG\r\n\x1a\n" + b"\0\0\0\rIHDR" + (100000).to_bytes(4, "big") * 2 + b"\x08\x02\0\0\0"
     with pytest.raises(tf.errors.InvalidArgumentError, match="more than"):
         sig(image_bytes=tf.constant([huge]), style_bytes=tf.constant([art]))

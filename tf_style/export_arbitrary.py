@@ -191,14 +191,8 @@ def _short_side_graph(images: tf.Tensor, side: int) -> tf.Tensor:
 
 
 def _style_checked(style: tf.Tensor, name: str) -> tf.Tensor:
-    shape = tf.shape(style)
-    checks = [
-        tf.debugging.assert_rank(style, 4, message=f"{name} must have rank 4: [batch, height, width, 3]"),
-        tf.debugging.assert_equal(shape[-1], 3, message=f"{name} must have 3 channels (RGB)"),
-        tf.debugging.assert_greater_equal(tf.reduce_min(shape[1:3]), 1, message=f"{name} is empty"),
-    ]
-    with tf.control_dependencies(checks):
-        return tf.identity(style)
+    """The content's run-time checks (rank 4, RGB, >= 16 px) for a painting too."""
+    return ex._images_checked(style, name)
 
 
 def _broadcast_batch(x: tf.Tensor, batch: tf.Tensor, name: str) -> tf.Tensor:
