@@ -318,10 +318,6 @@ def is_arbitrary_saved_model(path: PathLike) -> bool:
 # --------------------------------------------------------------------------- TFLite
 
 
-def _check_quantization(quantization: Any) -> str:
-    return ex.check_quantization(quantization)
-
-
 def _center_square(arr: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
     """Shorter side to ``min(size)`` (Lanczos) then the centre ``size`` crop (TFLite example)."""
     h, w = size
@@ -421,7 +417,7 @@ def convert_arbitrary_tflite(
     >>> predict, transfer = convert_arbitrary_tflite(load_arbitrary("arbitrary"), "float16")  # doctest: +SKIP
     """
     model = load_arbitrary(model)
-    quantization = _check_quantization(quantization)
+    quantization = ex.check_quantization(quantization)
     size = ex.check_input_size(input_size)
     if isinstance(calibration_samples, bool) or not isinstance(calibration_samples, Integral) \
             or calibration_samples < 1:
