@@ -1,7 +1,7 @@
 """Export and serving of the arbitrary-style networks (tf_style.export_arbitrary, apply, CLI).
 
 The shipped networks (MobileNetV2 predictor + transformer) at small content sizes. Writing
-the SavedModel (~1.5 min here) and each TFLite conversion (~30 s) are slow, so tests that
+the SavedModel (40 s idle, 3 min loaded here) and each TFLite pair (20-30 s) are slow, so tests that
 make one are marked slow; the quick ones run the Keras path, the loaders' refusals and the
 CLI's errors. Tolerances: see the constants (measured values in comments).
 """
