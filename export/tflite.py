@@ -7,7 +7,9 @@ Usage (from the repository root):
 
 The .tflite takes float32 [1, H, W, 3] in 0..255 at exactly --size (N or WxH); with
 ``--size any`` it takes any size after ``resize_tensor_input``. See docs/SERVING.md.
-Same as ``tf-style export MODEL --tflite OUT.tflite``.
+Same as ``tf-style export MODEL --tflite OUT.tflite``. MODEL ``arbitrary`` (or a one-file
+arbitrary-style .keras) writes OUT as a folder: style_predict.tflite and style_transfer.tflite
+(docs/ARBITRARY.md).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(e.code or 0)
 
     from tf_style import export as ex
+    from tf_style import export_arbitrary as ea
     from tf_style.errors import OptionError, TfStyleError
 
     try:
@@ -69,10 +72,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.quantize == "int8":
             photos = ex.image_files(args.calibration, option="--calibration")
         size = ex.check_input_size(args.size)
-        ex.check_export_path(args.out, force=args.force)
-        model = ex.load_keras_model(args.model, trust_code=args.trust_model_code)
-        flatbuffer = ex.convert_tflite(model, args.quantize, size, photos)
-        path = ex.save_tflite(flatbuffer, args.out, force=args.force)
+        if ea.is_arbitrary_file(args.model):  # a folder of two files
+            ea.check_tflite_dir(args.out, force=args.force)
+            model = ea.load_arbitrary(args.model, trust_code=args.trust_model_code)
+            pair = ea.convert_arbitrary_tflite(model, args.quantize, size, photos)
+            path = ea.save_arbitrary_tflite(pair, args.out, force=args.force)
+            flatbuffer = b"".join(pair)
+        else:
+            ex.check_export_path(args.out, force=args.force)
+            model = ex.load_keras_model(args.model, trust_code=args.trust_model_code)
+            flatbuffer = ex.convert_tflite(model, args.quantize, size, photos)
+            path = ex.save_tflite(flatbuffer, args.out, force=args.force)
     except TfStyleError as err:
         print(f"tflite.py: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2

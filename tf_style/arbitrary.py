@@ -205,10 +205,22 @@ class ReflectionPad(layers.Layer):
     def __init__(self, pad: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.pad = int(pad)
+        self._channels: Optional[int] = None
+
+    def build(self, input_shape: Sequence[Optional[int]]) -> None:
+        self._channels = input_shape[-1]
 
     def call(self, x: Any) -> Any:
         p = self.pad
-        return ops.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
+        out = ops.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
+        if self._channels is None:
+            return out
+        # Every conv follows a ReflectionPad. With a dynamic height and width, TensorFlow's
+        # shape inference loses the channel count at the run-time pad of PadToMultiple and
+        # at UpSampling2D's repeat, and the TFLite converter cannot lower a tf.Conv2D on
+        # ?x?x?x? ("neither a custom op nor a flex op"); this reshape (a no-op) states it.
+        shape = ops.shape(x)
+        return ops.reshape(out, (shape[0], shape[1] + 2 * p, shape[2] + 2 * p, self._channels))
 
     def compute_output_shape(self, s: Sequence[Optional[int]]) -> Tuple[Optional[int], ...]:
         grow = lambda n: None if n is None else n + 2 * self.pad  # noqa: E731

@@ -395,12 +395,17 @@ def _add_apply(sub) -> None:
         description="Stylize IMAGEs with MODEL (from tf-style train or export) in one forward pass each.",
     )
     p.add_argument("model", metavar="MODEL",
-                   help="trained network: a .keras file, or a SavedModel folder / .tflite from tf-style export")
+                   help="trained network: a .keras file, or a SavedModel folder / .tflite from tf-style export; "
+                   "'arbitrary' (the shipped arbitrary-style networks) or its export needs --style")
     p.add_argument("images", metavar="IMAGE", nargs="+", help="photos to stylize")
+    p.add_argument("--style", metavar="PAINTING", default=None,
+                   help="the painting, for arbitrary-style models only (required there)")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output file for one image; a folder for several (created; names IMAGE stem + .png)")
     p.add_argument("--size", type=_int, default=None, help="resize each photo to this long side first")
-    p.add_argument("--strength", type=_float, default=1.0, help="0 = the photo, 1 = fully stylized (default 1)")
+    p.add_argument("--strength", type=_float, default=1.0,
+                   help="0 = the photo, 1 = fully stylized (default 1); for arbitrary-style models the "
+                   "style vector s*painting + (1-s)*photo")
     p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours")
     p.add_argument("--trust-model-code", action="store_true",
                    help="load a .keras model that holds Python code (Lambda layers); runs that code")
@@ -414,18 +419,20 @@ def _cmd_apply(args: argparse.Namespace, log: Callable[[str], None]) -> int:
 
     from tf_style.errors import ModelLoadError
 
-    if not os.path.exists(args.model):  # the commonest mistake fails before TensorFlow loads
+    if not os.path.exists(args.model) and args.model != "arbitrary":  # fails before TensorFlow loads
         raise ModelLoadError(f"{args.model}: no such model file or folder")
+    if args.style is not None and not os.path.isfile(args.style):
+        raise OptionError(f"--style: {args.style}: no such file")
     _load_tensorflow()
     from tf_style.apply import apply_files
 
     start = time.perf_counter()
     outputs = apply_files(
         args.model, args.images, args.output, size=args.size, strength=args.strength,
-        preserve_color=args.preserve_color, log=log, trust_code=args.trust_model_code,
+        preserve_color=args.preserve_color, log=log, trust_code=args.trust_model_code, style=args.style,
     )
     if args.json:
-        print(json.dumps({"model": args.model, "outputs": outputs,
+        print(json.dumps({"model": args.model, "style": args.style, "outputs": outputs,
                           "seconds": round(time.perf_counter() - start, 3)}))
     return 0
 
@@ -437,13 +444,17 @@ def _add_export(sub) -> None:
     p = sub.add_parser(
         "export",
         help="export a trained network for TF Serving (SavedModel) and phones (TFLite)",
-        description="Export MODEL (a .keras file from tf-style train) as a SavedModel directory "
-        "and/or a .tflite file. For TF Serving write the SavedModel to BASE/1 (a version folder).",
+        description="Export MODEL (a .keras file from tf-style train, or 'arbitrary': the shipped "
+        "arbitrary-style networks) as a SavedModel directory and/or TFLite. For TF Serving write "
+        "the SavedModel to BASE/1 (a version folder). An arbitrary-style model's --tflite is a "
+        "folder: style_predict.tflite and style_transfer.tflite.",
     )
     p.add_argument("model", metavar="MODEL",
-                   help="trained network: a .keras file, or a SavedModel folder / .tflite from tf-style export")
+                   help="trained network: a .keras file, or 'arbitrary' (the shipped arbitrary-style networks)")
     p.add_argument("--saved-model", metavar="DIR", help="write a SavedModel here (any image size)")
-    p.add_argument("--tflite", metavar="FILE", help="write a TFLite model here (builtin ops only)")
+    p.add_argument("--tflite", metavar="FILE|DIR",
+                   help="write a TFLite model here (builtin ops only); a folder of two files for "
+                   "arbitrary-style models")
     p.add_argument("--quantize", choices=_EXPORT_QUANTIZATIONS, default="none",
                    help="TFLite precision: none, float16 (half size), dynamic (int8 weights) or "
                    "int8 (full integer, needs --calibration); default none")
@@ -483,6 +494,10 @@ def _cmd_export(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     # Check every output before the slow work, so a bad path fails in a second.
     if args.saved_model:
         ex.check_export_path(args.saved_model, force=args.force, directory=True)
+    from tf_style import export_arbitrary as ea
+
+    if ea.is_arbitrary_file(args.model):  # --tflite is then a folder of two files
+        return _export_arbitrary(args, log, size, calibration, start)
     if args.tflite:
         ex.check_export_path(args.tflite, force=args.force)
     model = ex.load_keras_model(args.model, trust_code=args.trust_model_code)
@@ -498,6 +513,37 @@ def _cmd_export(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         result.update(tflite=str(path), tflite_bytes=len(flatbuffer), quantization=args.quantize,
                       input_size=None if size is None else list(size))
         log(f"wrote {path} ({len(flatbuffer) / 1e6:.2f} MB, {args.quantize}, input {shown})")
+    result["seconds"] = round(time.perf_counter() - start, 3)
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+def _export_arbitrary(args: argparse.Namespace, log: Callable[[str], None], size, calibration,
+                      start: float) -> int:
+    """``tf-style export`` of an arbitrary-style model (tf_style.export_arbitrary)."""
+    import time
+
+    from tf_style import export_arbitrary as ea
+
+    if args.tflite:
+        ea.check_tflite_dir(args.tflite, force=args.force)
+    model = ea.load_arbitrary(args.model, trust_code=args.trust_model_code)
+    result: Dict[str, object] = {"model": args.model, "arbitrary": True}
+    if args.saved_model:
+        path = ea.save_arbitrary_saved_model(model, args.saved_model, force=args.force,
+                                             max_pixels=args.max_pixels)
+        result.update(saved_model=str(path), signatures=list(ea.ARBITRARY_SIGNATURES))
+        log(f"wrote SavedModel {path} (signatures {', '.join(ea.ARBITRARY_SIGNATURES)})")
+    if args.tflite:
+        pair = ea.convert_arbitrary_tflite(model, args.quantize, size, calibration)
+        path = ea.save_arbitrary_tflite(pair, args.tflite, force=args.force)
+        shown = "any size" if size is None else f"{size[1]}x{size[0]}"
+        result.update(tflite=str(path), tflite_files=[ea.PREDICT_TFLITE, ea.TRANSFER_TFLITE],
+                      tflite_bytes=[len(b) for b in pair], quantization=args.quantize,
+                      input_size=None if size is None else list(size))
+        log(f"wrote {path}/{ea.PREDICT_TFLITE} ({len(pair[0]) / 1e6:.2f} MB) and {ea.TRANSFER_TFLITE} "
+            f"({len(pair[1]) / 1e6:.2f} MB), {args.quantize}, photos {shown}")
     result["seconds"] = round(time.perf_counter() - start, 3)
     if args.json:
         print(json.dumps(result))

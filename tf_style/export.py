@@ -199,6 +199,16 @@ def load_keras_model(path: PathLike, *, trust_code: bool = False) -> keras.Model
         >>> model = load_keras_model("models/starry_night_mobile.keras")  # doctest: +SKIP
     """
     p = Path(os.fspath(path))
+    model = _load_keras_file(p, trust_code=trust_code)
+    try:
+        return _check_model(model)
+    except OptionError as err:
+        raise ModelLoadError(f"{p}: {err}") from None
+
+
+def _load_keras_file(path: PathLike, *, trust_code: bool = False) -> keras.Model:
+    """Any ``.keras`` model (safe mode unless ``trust_code``); errors as load_keras_model."""
+    p = Path(os.fspath(path))
     if p.suffix.lower() != ".keras":
         raise ModelLoadError(f"{p}: expected a .keras model file")
     if not p.exists():
@@ -212,10 +222,9 @@ def load_keras_model(path: PathLike, *, trust_code: bool = False) -> keras.Model
             f"{p}: cannot load the model: {type(err).__name__}: {_one_line(err)}"
             f"{unsafe_model_hint(str(err), trust_code)}"
         ) from None
-    try:
-        return _check_model(model)
-    except OptionError as err:
-        raise ModelLoadError(f"{p}: {err}") from None
+    if not isinstance(model, keras.Model):
+        raise ModelLoadError(f"{p}: holds a {type(model).__name__}, not a Keras model")
+    return model
 
 
 def _one_line(error: object, limit: int = 300) -> str:
@@ -375,6 +384,11 @@ def save_saved_model(
     model = _check_model(model)
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, Integral) or max_pixels < MIN_SIZE ** 2:
         raise OptionError(f"max_pixels: expected an integer >= {MIN_SIZE ** 2}, got {max_pixels!r}")
+    return _write_saved_model(model, _serving_endpoints(model, int(max_pixels)), path, force)
+
+
+def _write_saved_model(model: keras.Model, endpoints, path: PathLike, force: bool) -> Path:
+    """Write ``model`` with ``endpoints`` (name, function, input signature) atomically."""
     out = Path(os.fspath(path))
     _check_output(out, force, directory=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
@@ -382,7 +396,7 @@ def save_saved_model(
     try:
         archive = keras.export.ExportArchive()
         archive.track(model)
-        for name, fn, signature in _serving_endpoints(model, int(max_pixels)):
+        for name, fn, signature in endpoints:
             archive.add_endpoint(name, fn, input_signature=signature)
         archive.write_out(str(tmp), verbose=False)
         os.chmod(tmp, 0o777 & ~im._umask())  # mkdtemp makes it 0700

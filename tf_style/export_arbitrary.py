@@ -1,0 +1,740 @@
+"""Export and run the arbitrary-style networks (:mod:`tf_style.arbitrary`): SavedModel and TFLite.
+
+The sibling of :mod:`tf_style.export` for the two-input model (photo + painting). Pixels
+follow the library's convention everywhere: float32 RGB in [0, 255], NHWC.
+
+SavedModel signatures (``ARBITRARY_SIGNATURES``), batch, height and width dynamic:
+
+* ``serving_default(content, style)`` -> ``{"stylized"}``: ``content`` [N, H, W, 3]
+  (H, W >= 16), ``style`` [N or 1, h, w, 3] (one painting for every photo, or one each);
+  full strength.
+* ``stylize_with_strength(content, style, strength)`` -> ``{"stylized"}``: ``strength``
+  a scalar, [1] or [N] in [0, 1] interpolates the style vectors as the paper does,
+  ``s * v_style + (1 - s) * v_content`` (``v_content``: the photo's own vector).
+* ``predict_style(style)`` -> ``{"style_vector"}`` [N, 100]: cache it per painting.
+* ``transfer(content, style_vector)`` -> ``{"stylized"}``: ``style_vector`` [N or 1, 100].
+* ``serve_image_bytes(image_bytes, style_bytes)`` -> ``{"png_bytes"}``: encoded photos
+  [N] and paintings [N or 1] (tf.string), one PNG per photo at its upright size; decoded
+  as :func:`tf_style.tfimage.decode_image_bytes` (header checked against ``max_pixels``).
+
+Inside the graph a painting (and, for a strength, the photo) is resized so its shorter side
+is ``style_size`` (256) px with ``tf.image.resize(method="lanczos3", antialias=True)``; the
+Python path (:func:`tf_style.arbitrary.predict_style`) uses Pillow's Lanczos. The two agree
+to about 0.1-0.3 grey levels, see docs/ARBITRARY.md.
+
+TFLite (as TensorFlow's style-transfer example ships it): two files in one folder,
+``style_predict.tflite`` (float32 [1, 256, 256, 3] -> [1, 100]) and
+``style_transfer.tflite`` (``content_image`` float32 [1, H, W, 3] and ``style_vector``
+[1, 100] -> [1, H, W, 3]), builtin ops only, for ``none``, ``float16``, ``dynamic`` and
+``int8`` (full integer, float interface).
+
+Runners (for ``tf-style apply`` and benches) share one interface, :class:`ArbitraryRunner`:
+``predict_style(style [1, h, w, 3]) -> [1, 100]`` and ``transfer(content, vector)``, plus
+``__call__(content, style, strength=1.0)``; :func:`load_arbitrary_runner` opens any kind.
+
+Example:
+    >>> from tf_style import export_arbitrary as ea
+    >>> model = ea.load_arbitrary("arbitrary")  # doctest: +SKIP
+    >>> ea.save_arbitrary_saved_model(model, "serving/arbitrary/1")  # doctest: +SKIP
+    >>> ea.save_arbitrary_tflite(ea.convert_arbitrary_tflite(model, "float16"), "arb_tflite")  # doctest: +SKIP
+    >>> runner = ea.load_arbitrary_runner("arb_tflite")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+import zipfile
+from numbers import Integral
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_style import arbitrary as ar
+from tf_style import export as ex
+from tf_style import image as im
+from tf_style import tfimage
+from tf_style.errors import (
+    ConversionError,
+    ImageSizeError,
+    ModelLoadError,
+    OptionError,
+    OutputError,
+    TfStyleError,
+)
+
+__all__ = [
+    "ARBITRARY_SIGNATURES",
+    "ARBITRARY_WORD",
+    "PREDICT_TFLITE",
+    "TRANSFER_TFLITE",
+    "STYLE_SIZE",
+    "TFLITE_STYLE_SIZE",
+    "DEFAULT_PAINTINGS",
+    "ArbitraryRunner",
+    "KerasArbitraryRunner",
+    "SavedModelArbitraryRunner",
+    "TFLiteArbitraryRunner",
+    "load_arbitrary",
+    "load_export_model",
+    "is_arbitrary_file",
+    "is_arbitrary_saved_model",
+    "is_tflite_pair",
+    "save_arbitrary_saved_model",
+    "convert_arbitrary_tflite",
+    "save_arbitrary_tflite",
+    "check_tflite_dir",
+    "load_arbitrary_runner",
+    "style_input",
+]
+
+PathLike = Union[str, os.PathLike]
+
+ARBITRARY_WORD = "arbitrary"
+"""The MODEL name that means the shipped networks (:func:`tf_style.arbitrary.shipped_stylizer`)."""
+ARBITRARY_SIGNATURES = ("serving_default", "stylize_with_strength", "predict_style", "transfer",
+                        "serve_image_bytes")
+"""Signatures of a SavedModel written by :func:`save_arbitrary_saved_model`."""
+PREDICT_TFLITE = "style_predict.tflite"
+TRANSFER_TFLITE = "style_transfer.tflite"
+STYLE_SIZE = 256
+"""Shorter side a painting is resized to before the predictor (as ``arbitrary.predict_style``)."""
+TFLITE_STYLE_SIZE = (256, 256)
+"""Input (height, width) of ``style_predict.tflite``: paintings are resized and centre-cropped."""
+_ROOT = Path(__file__).resolve().parents[1]
+#: Paintings added to the int8 calibration of the style vectors (when they exist: a source
+#: checkout; an installed package calibrates on the --calibration images alone).
+DEFAULT_PAINTINGS = tuple(str(_ROOT / "examples" / "images" / n) for n in ("starry_night.jpg", "the_scream.jpg"))
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _load_keras_any(path: PathLike, trust_code: bool) -> keras.Model:
+    import tf_style.arbitrary  # noqa: F401  (registers the arbitrary layers for load_model)
+
+    return ex._load_keras_file(path, trust_code=trust_code)
+
+
+def is_arbitrary_file(model: PathLike) -> bool:
+    """Whether ``model`` names an arbitrary-style model: the word ``"arbitrary"`` (and no such
+    file), or a ``.keras`` whose top model is named ``arbitrary_stylizer``. Reads the archive's
+    ``config.json`` only (loads nothing); an unreadable file is False (loading it reports why).
+    """
+    p = os.fspath(model)
+    if p == ARBITRARY_WORD and not os.path.exists(p):
+        return True
+    try:
+        with zipfile.ZipFile(p) as archive:
+            config = json.loads(archive.read("config.json"))
+        return config.get("config", {}).get("name") == ar.STYLIZER_NAME
+    except Exception:  # noqa: BLE001 - not a zip, no config, bad JSON
+        return False
+
+
+def load_export_model(model: PathLike, *, trust_code: bool = False) -> Tuple[keras.Model, bool]:
+    """``(model, is_arbitrary)`` for ``"arbitrary"`` (the shipped networks) or a ``.keras`` path.
+
+    Per-style networks are checked as :func:`tf_style.export.load_keras_model` does, arbitrary
+    ones by :func:`tf_style.arbitrary.split`. Raises :class:`ModelLoadError`.
+
+    >>> model, arbitrary = load_export_model("arbitrary")  # doctest: +SKIP
+    """
+    if os.fspath(model) == ARBITRARY_WORD and not os.path.exists(ARBITRARY_WORD):
+        return ar.shipped_stylizer(), True
+    loaded = _load_keras_any(model, trust_code)
+    if ar.is_arbitrary(loaded):
+        ar.split(loaded, source=os.fspath(model))
+        return loaded, True
+    try:
+        return ex._check_model(loaded), False
+    except OptionError as err:
+        raise ModelLoadError(f"{os.fspath(model)}: {err}") from None
+
+
+def load_arbitrary(model: Union[PathLike, keras.Model], *, trust_code: bool = False) -> keras.Model:
+    """The one-file arbitrary model from ``"arbitrary"``, a ``.keras`` path or a Keras model.
+
+    Raises :class:`ModelLoadError` when it is not one (e.g. a per-style network).
+
+    >>> load_arbitrary("arbitrary").name  # doctest: +SKIP
+    'arbitrary_stylizer'
+    """
+    if isinstance(model, keras.Model):
+        ar.split(model, source=model.name)
+        return model
+    loaded, arbitrary = load_export_model(model, trust_code=trust_code)
+    if not arbitrary:
+        raise ModelLoadError(f"{os.fspath(model)}: a per-style network, not an arbitrary-style model "
+                             f"(expected {ARBITRARY_WORD!r} or a .keras made by arbitrary.combine)")
+    return loaded
+
+
+# --------------------------------------------------------------------------- SavedModel
+
+
+def _short_side_graph(images: tf.Tensor, side: int) -> tf.Tensor:
+    """[N, h, w, 3] -> shorter side ``side``, Lanczos-3 with antialiasing (as Pillow's LANCZOS)."""
+    shape = tf.shape(images)
+    h, w = tf.cast(shape[1], tf.float64), tf.cast(shape[2], tf.float64)
+    scale = side / tf.minimum(h, w)
+    size = tf.cast(tf.maximum(tf.round(tf.stack([h * scale, w * scale])), 1.0), tf.int32)
+    resized = tf.image.resize(images, size, method="lanczos3", antialias=True)
+    return tf.clip_by_value(resized, 0.0, 255.0)
+
+
+def _style_checked(style: tf.Tensor, name: str) -> tf.Tensor:
+    """The content's run-time checks (rank 4, RGB, >= 16 px) for a painting too."""
+    return ex._images_checked(style, name)
+
+
+def _broadcast_batch(x: tf.Tensor, batch: tf.Tensor, name: str) -> tf.Tensor:
+    """``x`` with batch 1 or ``batch`` -> batch ``batch`` (one painting for all photos)."""
+    n = tf.shape(x)[0]
+    check = tf.debugging.Assert(tf.logical_or(tf.equal(n, 1), tf.equal(n, batch)),
+                                [f"{name} must hold 1 entry or one per photo; photos:", batch, name, n])
+    with tf.control_dependencies([check]):
+        reps = tf.concat([[batch // n], tf.ones([tf.rank(x) - 1], tf.int32)], 0)
+        return tf.tile(x, reps)
+
+
+def _arbitrary_endpoints(model: keras.Model, max_pixels: int, style_size: int):
+    predictor, transformer = ar.split(model)
+
+    # One trace of each network, shared by every signature (tracing them per call site
+    # made the export 3-4x slower).
+    image = lambda name: tf.TensorSpec([None, None, None, 3], tf.float32, name=name)  # noqa: E731
+    vector_spec = tf.TensorSpec([None, ar.STYLE_DIM], tf.float32, name="style_vector")
+
+    @tf.function(input_signature=[image("style")], autograph=False)
+    def vectors(style):  # [N, h, w, 3] -> [N, 100], resized as the Python path
+        return predictor(_short_side_graph(style, style_size), training=False)
+
+    @tf.function(input_signature=[image("content"), vector_spec], autograph=False)
+    def run(content, vector):
+        return transformer([content, vector], training=False)
+
+    def predict_style(style):
+        return {"style_vector": vectors(_style_checked(style, "style"))}
+
+    def transfer(content, style_vector):
+        content = ex._images_checked(content, "content")
+        vector = tf.ensure_shape(tf.convert_to_tensor(style_vector, tf.float32), [None, ar.STYLE_DIM])
+        return {"stylized": run(content, _broadcast_batch(vector, tf.shape(content)[0], "style_vector"))}
+
+    def serving_default(content, style):
+        content = ex._images_checked(content, "content")
+        vector = vectors(_style_checked(style, "style"))
+        return {"stylized": run(content, _broadcast_batch(vector, tf.shape(content)[0], "style"))}
+
+    def stylize_with_strength(content, style, strength):
+        content = ex._images_checked(content, "content")
+        batch = tf.shape(content)[0]
+        vector = _broadcast_batch(vectors(_style_checked(style, "style")), batch, "style")
+        flat = tf.reshape(tf.convert_to_tensor(strength, tf.float32), [-1])
+        checks = [
+            tf.debugging.assert_rank_in(strength, [0, 1], message="strength must be a scalar, [1] or [batch]"),
+            tf.debugging.assert_greater_equal(flat, 0.0, message="strength must be in [0, 1]"),
+            tf.debugging.assert_less_equal(flat, 1.0, message="strength must be in [0, 1]"),
+        ]
+        with tf.control_dependencies(checks):
+            s = _broadcast_batch(flat[:, tf.newaxis], batch, "strength")
+        own = vectors(content)
+        return {"stylized": run(content, s * vector + (1.0 - s) * own)}
+
+    def serve_image_bytes(image_bytes, style_bytes):
+        batch = tf.shape(image_bytes)[0]
+        styles = _broadcast_batch(style_bytes, batch, "style_bytes")
+
+        def one(pair):
+            data, painting = pair
+            photo = tfimage.decode_image_bytes(data, max_pixels=max_pixels, name="image_bytes")
+            photo = ex._images_checked(tf.cast(photo[tf.newaxis], tf.float32), "decoded image")
+            art = tfimage.decode_image_bytes(painting, max_pixels=max_pixels, name="style_bytes")
+            vector = vectors(tf.cast(art[tf.newaxis], tf.float32))
+            out = run(photo, vector)
+            return tf.io.encode_png(tf.cast(tf.clip_by_value(tf.round(out[0]), 0.0, 255.0), tf.uint8))
+
+        png = tf.map_fn(one, (image_bytes, styles), fn_output_signature=tf.TensorSpec([], tf.string),
+                        parallel_iterations=1)
+        return {"png_bytes": png}
+
+    return [
+        ("serving_default", serving_default, [image("content"), image("style")]),
+        ("stylize_with_strength", stylize_with_strength,
+         [image("content"), image("style"), tf.TensorSpec(None, tf.float32, name="strength")]),
+        ("predict_style", predict_style, [image("style")]),
+        ("transfer", transfer,
+         [image("content"), vector_spec]),
+        ("serve_image_bytes", serve_image_bytes,
+         [tf.TensorSpec([None], tf.string, name="image_bytes"),
+          tf.TensorSpec([None], tf.string, name="style_bytes")]),
+    ]
+
+
+def save_arbitrary_saved_model(
+    model: keras.Model,
+    path: PathLike,
+    *,
+    force: bool = False,
+    max_pixels: int = tfimage.DEFAULT_MAX_DECODE_PIXELS,
+    style_size: int = STYLE_SIZE,
+) -> Path:
+    """Write the arbitrary model as a SavedModel with ``ARBITRARY_SIGNATURES``; returns the path.
+
+    Atomic and with the same ``force`` rules as :func:`tf_style.export.save_saved_model`.
+
+    >>> save_arbitrary_saved_model(load_arbitrary("arbitrary"), "serving/arbitrary/1")  # doctest: +SKIP
+    PosixPath('serving/arbitrary/1')
+    """
+    model = load_arbitrary(model)
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, Integral) or max_pixels < ex.MIN_SIZE ** 2:
+        raise OptionError(f"max_pixels: expected an integer >= {ex.MIN_SIZE ** 2}, got {max_pixels!r}")
+    style_size = ar._check_size(style_size, "style_size", ar.MIN_STYLE_SIZE)
+    return ex._write_saved_model(model, _arbitrary_endpoints(model, int(max_pixels), style_size), path, force)
+
+
+def is_arbitrary_saved_model(path: PathLike) -> bool:
+    """Whether the SavedModel folder ``path`` has the arbitrary model's signatures (reads
+    ``saved_model.pb`` only, loads nothing)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    pb = Path(os.fspath(path)) / "saved_model.pb"
+    try:
+        proto = saved_model_pb2.SavedModel.FromString(pb.read_bytes())
+    except Exception:  # noqa: BLE001 - unreadable: the runner reports it
+        return False
+    names = {n for graph in proto.meta_graphs for n in graph.signature_def}
+    return {"predict_style", "transfer"} <= names
+
+
+# --------------------------------------------------------------------------- TFLite
+
+
+def _center_square(arr: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """Shorter side to ``min(size)`` (Lanczos) then the centre ``size`` crop (TFLite example)."""
+    h, w = size
+    arr = ar._short_side_to(arr, max(h, w))
+    top, left = (arr.shape[0] - h) // 2, (arr.shape[1] - w) // 2
+    return arr[top: top + h, left: left + w]
+
+
+def style_input(painting: Any, size: Optional[Tuple[int, int]] = None) -> np.ndarray:
+    """A painting as the predictor takes it: [1, h, w, 3] float32.
+
+    ``size=None`` (Keras, SavedModel): shorter side ``STYLE_SIZE`` px, whole picture (as
+    :func:`tf_style.arbitrary.predict_style`); a fixed (height, width) (``style_predict.tflite``):
+    shorter side to that size, then the centre crop, as TensorFlow's TFLite example does.
+    """
+    arr = ar._as_float255(painting, "style image")
+    arr = ar._short_side_to(arr, STYLE_SIZE) if size is None else _center_square(arr, size)
+    return np.ascontiguousarray(arr[np.newaxis], np.float32)
+
+
+def _calibration_sets(model: keras.Model, photos: Sequence[Any], paintings: Sequence[Any],
+                      content_size: Tuple[int, int], count: int, seed: int):
+    """Representative inputs: (predictor [1, 256, 256, 3] list, transformer dict list)."""
+    predictor, _ = ar.split(model)
+    styles = [style_input(p, TFLITE_STYLE_SIZE) for p in list(paintings) + list(photos)]
+    rng = np.random.default_rng(seed)
+    # Painting crops at random scales too: the predictor sees whole paintings and details.
+    extra = ex._calibration_crops(list(paintings) + list(photos), TFLITE_STYLE_SIZE,
+                                  max(0, count - len(styles)) or 1, seed)
+    style_samples = (styles + extra)[:max(count, len(styles))]
+    vectors = [np.asarray(predictor(s, training=False), np.float32) for s in style_samples]
+    contents = ex._calibration_crops(list(photos), content_size, count, seed)
+    pairs = []
+    for k, content in enumerate(contents):
+        v = vectors[k % len(vectors)]
+        # Strengths below 1 blend in the photo's own vector: calibrate on such blends too.
+        own = np.asarray(predictor(style_input(content[0], TFLITE_STYLE_SIZE), training=False), np.float32)
+        s = np.float32(rng.uniform(0.0, 1.0)) if k % 2 else np.float32(1.0)
+        pairs.append({"content_image": content.astype(np.float32),
+                      "style_vector": (s * v + (1 - s) * own).astype(np.float32)})
+    return style_samples, pairs
+
+
+def _convert(fn, signature: List[tf.TensorSpec], model: keras.Model, quantization: str,
+             representative, what: str) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="tf_style_tflite_") as tmp:
+        try:
+            archive = keras.export.ExportArchive()
+            archive.track(model)
+            archive.add_endpoint("serving_default", fn, input_signature=signature)
+            archive.write_out(tmp, verbose=False)
+        except Exception as err:  # noqa: BLE001 - a full or size-limited temp folder
+            raise OutputError(f"cannot write the temporary SavedModel for the conversion in {tmp}: "
+                              f"{im.write_error_reason(err)} (TMPDIR chooses that folder)") from None
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantization != "none":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantization == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        elif quantization == "int8":
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.representative_dataset = representative
+            converter.inference_input_type = tf.float32
+            converter.inference_output_type = tf.float32
+        try:
+            flatbuffer = bytes(converter.convert())
+        except Exception as err:  # noqa: BLE001 - converter errors are many types
+            raise ConversionError(f"cannot convert the {what} to TFLite ({quantization}): "
+                                  f"{type(err).__name__}: {ex._one_line(err)}") from None
+    custom = sorted({op for op in ex.tflite_ops(flatbuffer) if op.startswith("custom:")})
+    if custom:
+        raise ConversionError(f"the TFLite {what} uses non-builtin ops: {', '.join(custom)}")
+    return flatbuffer
+
+
+def convert_arbitrary_tflite(
+    model: keras.Model,
+    quantization: str = "none",
+    input_size: Union[int, Tuple[int, int], None] = ex.DEFAULT_TFLITE_SIZE,
+    representative_images: Optional[Sequence[Any]] = None,
+    *,
+    paintings: Optional[Sequence[Any]] = None,
+    calibration_samples: int = ex.CALIBRATION_SAMPLES,
+    seed: int = 0,
+) -> Tuple[bytes, bytes]:
+    """``(style_predict, style_transfer)`` TFLite flatbuffers, builtin ops only.
+
+    The predictor takes float32 [1, 256, 256, 3]; the transformer ``content_image`` float32
+    [1, H, W, 3] at ``input_size`` (int, (height, width), or None: dynamic) and
+    ``style_vector`` [1, 100]. ``"int8"`` is full integer with a float interface,
+    calibrated on ``representative_images`` (photos: content crops, and their own style
+    vectors) and ``paintings`` (default ``DEFAULT_PAINTINGS`` where they exist, plus the
+    photos: the predictor's inputs and the style vectors, half of them blended with the
+    photo's own vector as a strength < 1 does).
+
+    >>> predict, transfer = convert_arbitrary_tflite(load_arbitrary("arbitrary"), "float16")  # doctest: +SKIP
+    """
+    model = load_arbitrary(model)
+    quantization = ex.check_quantization(quantization)
+    size = ex.check_input_size(input_size)
+    if isinstance(calibration_samples, bool) or not isinstance(calibration_samples, Integral) \
+            or calibration_samples < 1:
+        raise OptionError(f"calibration_samples={calibration_samples!r} must be an integer >= 1")
+    style_samples: List[np.ndarray] = []
+    pairs: List[Dict[str, np.ndarray]] = []
+    if quantization == "int8":
+        if representative_images is None or isinstance(representative_images, (str, bytes)) \
+                or len(representative_images) == 0:
+            raise OptionError("quantization='int8' needs representative_images: a list of real photos")
+        if paintings is None:
+            paintings = [p for p in DEFAULT_PAINTINGS if os.path.isfile(p)]
+        style_samples, pairs = _calibration_sets(model, representative_images, paintings,
+                                                 size or ex.DEFAULT_TFLITE_SIZE, int(calibration_samples), seed)
+    predictor, transformer = ar.split(model)
+
+    def predict(style_image):
+        return {"style_vector": predictor(style_image, training=False)}
+
+    def transfer(content_image, style_vector):
+        return {"stylized": transformer([content_image, style_vector], training=False)}
+
+    def style_data():
+        return ({"style_image": s} for s in style_samples)
+
+    def pair_data():
+        return iter(pairs)
+
+    predict_fb = _convert(predict, [tf.TensorSpec([1, *TFLITE_STYLE_SIZE, 3], tf.float32, name="style_image")],
+                          predictor, quantization, style_data, "style predictor")
+    shape = [1, None, None, 3] if size is None else [1, *size, 3]
+    transfer_fb = _convert(transfer, [tf.TensorSpec(shape, tf.float32, name="content_image"),
+                                      tf.TensorSpec([1, ar.STYLE_DIM], tf.float32, name="style_vector")],
+                           transformer, quantization, pair_data, "style transformer")
+    return predict_fb, transfer_fb
+
+
+def is_tflite_pair(path: PathLike) -> bool:
+    """Whether ``path`` is a folder holding ``style_predict.tflite`` and ``style_transfer.tflite``."""
+    p = Path(os.fspath(path))
+    return p.is_dir() and (p / PREDICT_TFLITE).is_file() and (p / TRANSFER_TFLITE).is_file()
+
+
+def check_tflite_dir(path: PathLike, *, force: bool = False) -> Path:
+    """Raise :class:`OutputError` unless the TFLite pair could be written to folder ``path``.
+
+    An existing folder is replaced only with ``force`` and only when it is empty or holds
+    a TFLite pair (never another folder).
+    """
+    out = Path(os.fspath(path))
+    parent = out.parent
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {out}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {out}: directory {parent} is not writable")
+    if not (out.exists() or out.is_symlink()):
+        return out
+    if not force:
+        raise OutputError(f"{out} already exists; use force=True (--force) to replace it")
+    if out.is_symlink() or not out.is_dir() or (os.listdir(out) and not is_tflite_pair(out)):
+        raise OutputError(f"cannot replace {out}: only an empty folder or a folder with "
+                          f"{PREDICT_TFLITE} and {TRANSFER_TFLITE} is replaced, even with force")
+    return out
+
+
+def save_arbitrary_tflite(pair: Tuple[bytes, bytes], path: PathLike, *, force: bool = False) -> Path:
+    """Write ``(predict, transfer)`` flatbuffers as ``path/style_predict.tflite`` and
+    ``path/style_transfer.tflite``, atomically (a temporary folder renamed); returns ``path``.
+
+    >>> save_arbitrary_tflite(convert_arbitrary_tflite(load_arbitrary("arbitrary")), "arb")  # doctest: +SKIP
+    PosixPath('arb')
+    """
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise OptionError("pair must be (style_predict, style_transfer) flatbuffers")
+    out = check_tflite_dir(path, force=force)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    old = None
+    try:
+        for name, flatbuffer in zip((PREDICT_TFLITE, TRANSFER_TFLITE), pair):
+            ex.save_tflite(flatbuffer, tmp / name)
+        os.chmod(tmp, 0o777 & ~im._umask())  # mkdtemp makes it 0700
+        if out.exists() or out.is_symlink():
+            check_tflite_dir(out, force=force)  # again: it may have appeared since
+            old = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.old"
+            os.replace(out, old)
+        os.replace(tmp, out)
+        tmp = None
+    except TfStyleError:
+        raise
+    except Exception as err:  # noqa: BLE001
+        raise OutputError(f"cannot write {out}: {im.write_error_reason(err)}") from None
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    im._fsync_dir(str(out.parent))
+    return out
+
+
+# --------------------------------------------------------------------------- runners
+
+
+def _check_content(content: Any) -> np.ndarray:
+    x = ex._check_batch(content)
+    if x.shape[0] != 1:
+        raise OptionError(f"content: expected one image [1, H, W, 3], got batch {x.shape[0]}")
+    return x
+
+
+def _check_vector(vector: Any) -> np.ndarray:
+    v = np.asarray(vector, np.float32)
+    if v.shape != (1, ar.STYLE_DIM) or not np.all(np.isfinite(v)):
+        raise OptionError(f"style_vector: expected finite [1, {ar.STYLE_DIM}], got shape {v.shape}")
+    return v
+
+
+class ArbitraryRunner:
+    """One arbitrary-style artefact, float32 [0, 255] in and out, one image at a time.
+
+    * ``style_input_size``: None (takes a painting of any size, shorter side 256 first) or
+      (height, width) the predictor takes (:func:`style_input` prepares both);
+    * ``input_size``: None, or the (height, width) the transformer was converted for;
+    * ``predict_style(style [1, h, w, 3]) -> [1, 100]``, ``transfer(content [1, H, W, 3],
+      vector [1, 100]) -> [1, H, W, 3]``;
+    * ``runner(content, painting, strength=1.0)``: the whole pipeline on arrays (painting
+      HxWx3 or a path), the paper's vector interpolation for ``strength`` < 1.
+    """
+
+    kind = "?"
+    style_input_size: Optional[Tuple[int, int]] = None
+    input_size: Optional[Tuple[int, int]] = None
+
+    def predict_style(self, style: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def transfer(self, content: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    @property
+    def fixed_size(self) -> bool:
+        return self.input_size is not None
+
+    def style_vector(self, painting: Any) -> np.ndarray:
+        """[1, 100] vector of a painting (path, PIL image, HxWx3 array)."""
+        return self.predict_style(style_input(painting, self.style_input_size))
+
+    def __call__(self, content: np.ndarray, painting: Any, strength: float = 1.0) -> np.ndarray:
+        content = _check_content(content)
+        vector = self.style_vector(painting)
+        if strength < 1.0:
+            own = self.style_vector(content[0])
+            vector = strength * vector + (1.0 - strength) * own
+        return self.transfer(content, vector)
+
+
+class KerasArbitraryRunner(ArbitraryRunner):
+    """The Keras networks (``"arbitrary"`` or a one-file ``.keras``), one trace each."""
+
+    kind = "keras"
+
+    def __init__(self, model: keras.Model, source: str = "model") -> None:
+        self.source = source
+        self.model = model
+        predictor, transformer = ar.split(model, source=source)
+        image = tf.TensorSpec([None, None, None, 3], tf.float32)
+
+        @tf.function(input_signature=[image], autograph=False)
+        def predict(style):
+            return predictor(style, training=False)
+
+        @tf.function(input_signature=[image, tf.TensorSpec([None, ar.STYLE_DIM], tf.float32)],
+                     autograph=False)
+        def transfer(content, vector):
+            return transformer([content, vector], training=False)
+
+        # One trace each for every size: no retracing per photo.
+        self._predict, self._transfer = predict, transfer
+
+    def predict_style(self, style: np.ndarray) -> np.ndarray:
+        return self._predict(tf.constant(np.asarray(style, np.float32))).numpy()
+
+    def transfer(self, content: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        return self._transfer(tf.constant(_check_content(content)), tf.constant(_check_vector(vector))).numpy()
+
+
+class SavedModelArbitraryRunner(ArbitraryRunner):
+    """A SavedModel from :func:`save_arbitrary_saved_model`: its ``predict_style`` (paintings
+    resized in the graph) and ``transfer`` signatures."""
+
+    kind = "savedmodel"
+
+    def __init__(self, path: PathLike) -> None:
+        p = Path(os.fspath(path))
+        self.source = str(p)
+        if not (p / "saved_model.pb").is_file():
+            raise ModelLoadError(f"{p}: not a SavedModel directory (no saved_model.pb)")
+        try:
+            self._loaded = tf.saved_model.load(str(p))
+        except Exception as err:  # noqa: BLE001
+            raise ModelLoadError(f"{p}: cannot load the SavedModel: {type(err).__name__}: "
+                                 f"{ex._one_line(err)}") from None
+        sigs = self._loaded.signatures
+        if "predict_style" not in sigs or "transfer" not in sigs:
+            raise ModelLoadError(f"{p}: not an arbitrary-style SavedModel (no predict_style and transfer "
+                                 f"signatures; it has {sorted(sigs)})")
+        self._predict, self._transfer = sigs["predict_style"], sigs["transfer"]
+
+    def style_vector(self, painting: Any) -> np.ndarray:
+        # The graph resizes: feed the painting as it is.
+        arr = ar._as_float255(painting, "style image")
+        return self.predict_style(arr[np.newaxis])
+
+    def predict_style(self, style: np.ndarray) -> np.ndarray:
+        return self._predict(style=tf.constant(np.asarray(style, np.float32)))["style_vector"].numpy()
+
+    def transfer(self, content: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        return self._transfer(content=tf.constant(_check_content(content)),
+                              style_vector=tf.constant(_check_vector(vector)))["stylized"].numpy()
+
+
+class TFLiteArbitraryRunner(ArbitraryRunner):
+    """A TFLite pair from :func:`save_arbitrary_tflite` in LiteRT. Not thread-safe."""
+
+    kind = "tflite"
+    style_input_size = TFLITE_STYLE_SIZE
+
+    def __init__(self, path: PathLike, num_threads: int = 2) -> None:
+        p = Path(os.fspath(path))
+        self.source = str(p)
+        if not is_tflite_pair(p):
+            raise ModelLoadError(f"{p}: not a TFLite pair (a folder with {PREDICT_TFLITE} and {TRANSFER_TFLITE})")
+        self._predict = self._interpreter(p / PREDICT_TFLITE, num_threads)
+        self._transfer = self._interpreter(p / TRANSFER_TFLITE, num_threads)
+        self._check()
+
+    @staticmethod
+    def _interpreter(path: Path, num_threads: int):
+        try:
+            with open(path, "rb") as f:
+                head = f.read(8)
+        except OSError as err:
+            raise ModelLoadError(f"{path}: cannot read: {err.strerror or err}") from None
+        if head[4:8] != ex._TFLITE_IDENTIFIER:
+            raise ModelLoadError(f"{path}: not a TFLite model (no TFL3 identifier)")
+        try:
+            interpreter = ex._interpreter_class()(model_path=str(path), num_threads=int(num_threads))
+            return interpreter, interpreter.get_signature_runner()
+        except Exception as err:  # noqa: BLE001 - corrupt flatbuffers raise ValueError/RuntimeError
+            raise ModelLoadError(f"{path}: cannot load the TFLite model: {type(err).__name__}: "
+                                 f"{ex._one_line(err)}") from None
+
+    def _check(self) -> None:
+        p = Path(self.source)
+        sig = self._predict[1].get_input_details()
+        if set(sig) != {"style_image"}:
+            raise ModelLoadError(f"{p / PREDICT_TFLITE}: inputs {sorted(sig)}, expected style_image")
+        shape = [int(s) for s in sig["style_image"]["shape_signature"]]
+        if len(shape) != 4 or -1 in shape[1:3]:
+            raise ModelLoadError(f"{p / PREDICT_TFLITE}: input shape {shape} is not [1, h, w, 3]")
+        self.style_input_size = (shape[1], shape[2])
+        sig = self._transfer[1].get_input_details()
+        if set(sig) != {"content_image", "style_vector"}:
+            raise ModelLoadError(f"{p / TRANSFER_TFLITE}: inputs {sorted(sig)}, expected content_image "
+                                 "and style_vector")
+        shape = [int(s) for s in sig["content_image"]["shape_signature"]]
+        self.input_size = None if -1 in shape[1:3] else (shape[1], shape[2])
+
+    def predict_style(self, style: np.ndarray) -> np.ndarray:
+        style = np.ascontiguousarray(style, np.float32)
+        if tuple(style.shape[1:3]) != self.style_input_size:
+            raise ImageSizeError(f"{PREDICT_TFLITE} takes {self.style_input_size[1]}x{self.style_input_size[0]} "
+                                 f"paintings, got {style.shape[2]}x{style.shape[1]}; use style_input()")
+        return np.asarray(self._predict[1](style_image=style)["style_vector"], np.float32)
+
+    def transfer(self, content: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        content = _check_content(content)
+        if self.input_size is not None and tuple(content.shape[1:3]) != self.input_size:
+            h, w = self.input_size
+            raise ImageSizeError(f"{TRANSFER_TFLITE} takes {w}x{h} photos (fixed when it was converted), "
+                                 f"got {content.shape[2]}x{content.shape[1]}; resize first")
+        # The signature runner resizes a dynamic input to each new size itself.
+        out = self._transfer[1](content_image=content, style_vector=_check_vector(vector))["stylized"]
+        return np.asarray(out, np.float32)
+
+
+def load_arbitrary_runner(model: Union[PathLike, keras.Model], *, trust_code: bool = False,
+                          num_threads: int = 2) -> ArbitraryRunner:
+    """A runner for any arbitrary-style artefact: ``"arbitrary"``, a one-file ``.keras``, a
+    SavedModel folder or a TFLite pair folder. For benches: ``runner(content, painting)``.
+
+    >>> runner = load_arbitrary_runner("arb_tflite")  # doctest: +SKIP
+    >>> out = runner(photo[None], "examples/images/the_scream.jpg", strength=0.8)  # doctest: +SKIP
+    """
+    if isinstance(model, keras.Model):
+        return KerasArbitraryRunner(load_arbitrary(model), source=model.name)
+    p = Path(os.fspath(model))
+    if os.fspath(model) == ARBITRARY_WORD and not p.exists():
+        return KerasArbitraryRunner(ar.shipped_stylizer(), source=ARBITRARY_WORD)
+    if not p.exists():
+        raise ModelLoadError(f"{p}: no such model file or folder")
+    if p.is_dir():
+        if is_tflite_pair(p):
+            return TFLiteArbitraryRunner(p, num_threads)
+        return SavedModelArbitraryRunner(p)
+    return KerasArbitraryRunner(load_arbitrary(p, trust_code=trust_code), source=str(p))
+
+
+def style_key(painting: Any) -> Optional[str]:
+    """A cache key for a painting: path + size + mtime, or the SHA-256 of an array's bytes."""
+    if isinstance(painting, (str, os.PathLike)):
+        try:
+            st = os.stat(painting)
+        except OSError:
+            return None
+        return f"path:{os.path.realpath(painting)}:{st.st_size}:{st.st_mtime_ns}"
+    if isinstance(painting, np.ndarray):
+        arr = np.ascontiguousarray(painting)
+        return f"array:{arr.shape}:{arr.dtype}:{hashlib.sha256(arr.tobytes()).hexdigest()}"
+    return None
