@@ -156,7 +156,7 @@ def arb_run(tmp_path_factory, tiny, data, paintings):
     return out, result
 
 
-@pytest.mark.slow  # about 40 s (builds the shipped pair, traces the step)
+@pytest.mark.slow  # 60 s setup + 30 s on a busy 2-core machine (shipped pair, trace, 8 steps)
 def test_fine_tuning_lowers_the_loss_on_held_out_pairs(arb_run, tiny, data, paintings):
     out, result = arb_run
     photos, styles = _fixed_batch(data, paintings)
@@ -186,7 +186,7 @@ def test_the_run_folder_holds_the_one_file_model_and_only_the_transformer_change
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
-@pytest.mark.slow  # about 100 s on a busy 2-core machine: three short runs
+@pytest.mark.slow  # 155 s on a busy 2-core machine: three short runs
 def test_resume_matches_an_uninterrupted_run(tmp_path, tiny, data, paintings):
     opts = dict(backbone=tiny, learning_rate=1e-3, checkpoint_every=100, **ARB)
     full = train(paintings, data, tmp_path / "full", steps=4, **opts)
@@ -203,7 +203,7 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, tiny, data, paintings):
         np.testing.assert_allclose(wa, wb, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.slow  # about 2 minutes on a busy 2-core machine: MobileNetV2's backward pass traces slowly
+@pytest.mark.slow  # 40 s on a busy 2-core machine (MobileNetV2's backward pass too)
 def test_train_predictor_trains_the_predictor(tmp_path, tiny, data, paintings):
     r = train(paintings, data, tmp_path / "run", backbone=tiny, train_predictor=True, steps=1,
               learning_rate=1e-3, **ARB)

@@ -20,9 +20,19 @@ Example:
     >>> r.model_path  # doctest: +SKIP
     PosixPath('runs/starry/model.keras')
 
+``architecture="arbitrary"`` fine-tunes Magenta's arbitrary-style networks
+(:mod:`tf_style.arbitrary`, from the shipped weights) instead: ``style`` is painting files
+and folders, each photo crop is paired with a painting crop, the predictor turns the
+painting into a style vector and the transformer paints the photo with it, under the same
+loss (the painting's Grams computed in the step). ``model.keras`` is then the one-file form
+(:func:`tf_style.arbitrary.combine`; ``keras.saving.load_model`` + ``arbitrary.split``).
+
+    >>> r = train(["paintings/", "starry_night.jpg"], "photos/", "runs/a",
+    ...           architecture="arbitrary", steps=300, learning_rate=2e-4)  # doctest: +SKIP
+
 Data order is a pure function of ``(seed, example index)`` (stateless shuffles, crops
-and flips), and the index of the next example is stored in the checkpoint, so a
-resumed run sees exactly the batches an uninterrupted run would have seen.
+and flips), and the index of the next example of each stream (photos; paintings) is stored in the
+checkpoint, so a resumed run sees exactly the batches an uninterrupted run would have seen.
 """
 
 from __future__ import annotations
@@ -985,8 +995,8 @@ class _ArbitraryJob(_Job):
     """
 
     def __init__(self, cfg: TrainConfig, backbone: bb.Backbone, loss: PerceptualLoss,
-                 painting: Optional[np.ndarray] = None, *, networks_pair: Optional[Tuple[keras.Model, keras.Model]] = None
-                 ) -> None:
+                 painting: Optional[np.ndarray] = None, *,
+                 networks_pair: Optional[Tuple[keras.Model, keras.Model]] = None) -> None:
         # Fresh copies: arbitrary's cached shipped pair must never be changed by training.
         if networks_pair is None:
             networks_pair = arbitrary.load_style_predictor(), arbitrary.load_style_transformer()
