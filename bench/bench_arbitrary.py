@@ -223,7 +223,50 @@ def main(argv=None) -> int:
 
 def _exporters(tmp: Path, threads: int, quantizations):
     """SavedModel and TFLite rows, from tf-style's own export of the shipped networks."""
-    return None
+    from tf_style import export_arbitrary as ea
+
+    model = ea.load_arbitrary("arbitrary")
+    photos = [str(p) for p in sorted((ROOT / "examples" / "images").iterdir())
+              if p.suffix.lower() in (".jpg", ".png") and p.stem not in ("starry_night", "the_scream")]
+    notes: list = []
+    t0 = time.perf_counter()
+    saved = ea.save_arbitrary_saved_model(model, tmp / "saved_model")
+    notes.append(f"SavedModel export: {time.perf_counter() - t0:.0f} s, "
+                 f"{sum(p.stat().st_size for p in saved.rglob('*') if p.is_file()) / 1e6:.1f} MB.")
+    sm = ea.load_arbitrary_runner(saved)
+    pairs: dict = {}  # (quantization, size) -> runner
+    sizes_mb: dict = {}
+
+    def tflite(q: str, size: int):
+        if (q, size) not in pairs:
+            t = time.perf_counter()
+            pair = ea.convert_arbitrary_tflite(model, q, size, photos if q == "int8" else None,
+                                               calibration_samples=16)
+            folder = ea.save_arbitrary_tflite(pair, tmp / f"tflite_{q}_{size}")
+            pairs[q, size] = ea.load_arbitrary_runner(folder, num_threads=threads)
+            sizes_mb[q] = (len(pair[0]) / 1e6, len(pair[1]) / 1e3)
+            notes.append(f"TFLite {q} at {size} px: converted in {time.perf_counter() - t:.0f} s.")
+        return pairs[q, size]
+
+    def predictor_calls(painting):
+        calls = {"SavedModel": lambda: sm.predict_style(painting)}
+        for q in quantizations:
+            runner = tflite(q, 256)
+            calls[f"TFLite {q}"] = (lambda r: lambda: r.predict_style(painting))(runner)
+        return calls
+
+    def transformer_calls(photo, vector, size):
+        calls = {"SavedModel": lambda: sm.transfer(photo, vector)}
+        for q in quantizations:
+            runner = tflite(q, size)
+            calls[f"TFLite {q}"] = (lambda r: lambda: r.transfer(photo, vector))(runner)
+        return calls
+
+    def final_notes():
+        sizes = [f"{q} {p:.2f} MB + {t:.0f} KB" for q, (p, t) in sizes_mb.items()]
+        return notes + ["TFLite files (predictor + transformer): " + ", ".join(sizes) + "."]
+
+    return {"predictor": predictor_calls, "transformer": transformer_calls, "notes": final_notes}
 
 
 if __name__ == "__main__":

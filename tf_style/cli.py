@@ -307,11 +307,16 @@ def _add_train(sub) -> None:
     # loads TensorFlow, and building the parser must stay instant (tests compare them).
     p = sub.add_parser(
         "train",
-        help="train a fast style network (Johnson et al. 2016) for one style",
-        description="Train a feed-forward network that paints photos in the style of STYLE. "
+        help="train a fast style network (Johnson et al. 2016) for one style, "
+        "or fine-tune the arbitrary-style networks",
+        description="Train a feed-forward network that paints photos in the style of STYLE; with "
+        "--architecture arbitrary, fine-tune the shipped arbitrary-style networks on the paintings "
+        "given by --style (files or folders, repeatable). "
         "Options left out take their defaults, or with --resume the run's saved values.",
     )
-    p.add_argument("--style", required=True, metavar="STYLE", help="the style image")
+    p.add_argument("--style", required=True, action="append", metavar="STYLE",
+                   help="the style image; with --architecture arbitrary, painting files or folders "
+                   "(searched recursively; repeat --style for several)")
     p.add_argument("--data", required=True, metavar="DIR", help="folder of training photos (searched recursively)")
     p.add_argument("--out", required=True, metavar="RUN_DIR",
                    help="run folder: checkpoints, samples, logs and model.keras at the end")
@@ -328,8 +333,14 @@ def _add_train(sub) -> None:
                    help="default block1_conv1,...,block5_conv1")
     p.add_argument("--style-size", type=_int, default=None,
                    help="long side of the style image for its targets (default: --size)")
-    p.add_argument("--architecture", default=None, help="johnson or mobile (default johnson)")
-    p.add_argument("--width", type=_float, default=None, help="channel multiplier (default 1)")
+    p.add_argument("--architecture", default=None,
+                   help="johnson, mobile or arbitrary (fine-tune the arbitrary-style networks) (default johnson)")
+    p.add_argument("--width", type=_float, default=None,
+                   help="channel multiplier (default 1); not for arbitrary")
+    p.add_argument("--train-predictor", action="store_true", default=None,
+                   help="arbitrary only: train the style predictor too (default: only the transformer)")
+    p.add_argument("--predictor-size", type=_int, default=None,
+                   help="arbitrary only: side of the painting crops the style predictor sees (default 256)")
     p.add_argument("--backbone", default=None, help="auto, vgg19, vgg16, vgg16-hed (default auto)")
     p.add_argument("--pooling", default=None, help="avg (default) or max: the loss network's pooling")
     p.add_argument("--dtype", default=None,
@@ -349,8 +360,8 @@ def _add_train(sub) -> None:
 
 _TRAIN_OPTIONS = (
     "size", "batch", "steps", "learning_rate", "content_weight", "style_weight", "tv_weight",
-    "content_layers", "style_layers", "style_size", "architecture", "width", "backbone",
-    "pooling", "dtype", "checkpoint_every", "sample_every", "log_every", "seed",
+    "content_layers", "style_layers", "style_size", "architecture", "width", "train_predictor",
+    "predictor_size", "backbone", "pooling", "dtype", "checkpoint_every", "sample_every", "log_every", "seed",
 )
 
 
@@ -360,7 +371,10 @@ def _cmd_train(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         from tf_style.gallery import require_matplotlib
 
         require_matplotlib("--plot")
-        im.check_output_path(args.plot, inputs=[args.style])
+        im.check_output_path(args.plot, inputs=list(args.style))
+    if args.architecture == "arbitrary" and args.width is not None:
+        raise OptionError("width: means nothing with --architecture arbitrary (its networks have a fixed "
+                          f"width); leave it out, got {args.width:g}")
     _load_tensorflow()  # tf_style.train imports it; the data and options are checked right after
     from tf_style.train import TrainConfig, train
 
@@ -369,8 +383,9 @@ def _cmd_train(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         if k in options:
             options[k] = tuple(options[k])
     config = None if args.resume else TrainConfig(**options)  # on resume the saved run is the base
+    style = args.style[0] if len(args.style) == 1 else list(args.style)
     result = train(
-        args.style, args.data, args.out, config, resume=args.resume, log=log,
+        style, args.data, args.out, config, resume=args.resume, log=log,
         progress=not args.quiet, **({} if config is not None else options),
     )
     if args.plot is not None and result.history:
@@ -379,7 +394,7 @@ def _cmd_train(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         plot_history(result.history, args.plot, title="tf-style train", xlabel="step",
                      weights={"content": result.config.content_weight,
                               "style": result.config.style_weight, "tv": result.config.tv_weight},
-                     inputs=[args.style])
+                     inputs=list(args.style))
     if args.json:
         print(json.dumps(result.to_dict()))
     elif not args.quiet and result.final_terms:

@@ -20,9 +20,19 @@ Example:
     >>> r.model_path  # doctest: +SKIP
     PosixPath('runs/starry/model.keras')
 
+``architecture="arbitrary"`` fine-tunes Magenta's arbitrary-style networks
+(:mod:`tf_style.arbitrary`, from the shipped weights) instead: ``style`` is painting files
+and folders, each photo crop is paired with a painting crop, the predictor turns the
+painting into a style vector and the transformer paints the photo with it, under the same
+loss (the painting's Grams computed in the step). ``model.keras`` is then the one-file form
+(:func:`tf_style.arbitrary.combine`; ``keras.saving.load_model`` + ``arbitrary.split``).
+
+    >>> r = train(["paintings/", "starry_night.jpg"], "photos/", "runs/a",
+    ...           architecture="arbitrary", steps=300, learning_rate=2e-4)  # doctest: +SKIP
+
 Data order is a pure function of ``(seed, example index)`` (stateless shuffles, crops
-and flips), and the index of the next example is stored in the checkpoint, so a
-resumed run sees exactly the batches an uninterrupted run would have seen.
+and flips), and the index of the next example of each stream (photos; paintings) is stored in the
+checkpoint, so a resumed run sees exactly the batches an uninterrupted run would have seen.
 """
 
 from __future__ import annotations
@@ -38,13 +48,14 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import keras
 import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from tf_style import arbitrary
 from tf_style import backbones as bb
 from tf_style import image as im
 from tf_style import networks, tfimage
@@ -60,11 +71,16 @@ from tf_style.losses import PerceptualLoss
 from tf_style.progress import ProgressBar
 
 __all__ = [
+    "ARBITRARY",
     "DATA_EXTENSIONS",
+    "PREDICTOR_SIZE",
+    "TRAIN_ARCHITECTURES",
     "TrainConfig",
     "TrainResult",
     "DataScan",
     "scan_data",
+    "scan_paintings",
+    "arbitrary_loss",
     "make_dataset",
     "default_strategy",
     "train",
@@ -81,6 +97,14 @@ _TF_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP")
 MAX_DATA_PIXELS = 64_000_000
 _RUN_FILE = "run.json"
 _MODEL_FILE = "model.keras"
+#: Fine-tunes Magenta's arbitrary-style pair (tf_style.arbitrary) instead of a per-style network.
+ARBITRARY = "arbitrary"
+TRAIN_ARCHITECTURES = networks.ARCHITECTURES + (ARBITRARY,)
+#: Side the style predictor sees a painting crop at: predict_style's default style_size
+#: (the size the shipped int8 graph was calibrated at); a test keeps the two equal.
+PREDICTOR_SIZE = 256
+# The painting stream's seed is the run's seed plus this, so its order is not the photos'.
+_PAINTING_SEED = 1_000_003
 
 
 # --------------------------------------------------------------------------- config
@@ -112,6 +136,11 @@ def _float_option(name: str, value: object, *, positive: bool = False) -> float:
 class TrainConfig:
     """Options of one fast-style-network training run (validated, frozen).
 
+    ``architecture="arbitrary"`` fine-tunes the shipped arbitrary-style networks
+    (docs/ARBITRARY.md, "Fine-tuning"): ``style_size`` is then the side of the square painting
+    crops (default ``size``), ``predictor_size`` the side the style predictor sees them at,
+    and ``train_predictor`` trains the predictor too; ``width`` stays 1.
+
     The loss weights apply to the normalized terms of :class:`~tf_style.losses.PerceptualLoss`
     (each divided by its target's energy). The default style weight (10) was tuned on
     Starry Night with vgg16-hed; with vgg19 the shipped demo network was trained at 50, then
@@ -135,6 +164,10 @@ class TrainConfig:
     style_size: Optional[int] = None
     architecture: str = "johnson"
     width: float = 1.0
+    #: arbitrary only: also train the style predictor (off: only the transformer learns).
+    train_predictor: bool = False
+    #: arbitrary only: side of the painting crops fed to the style predictor.
+    predictor_size: int = PREDICTOR_SIZE
     backbone: str = "auto"
     #: Pooling between the loss network's blocks, as in the optimizer: ``avg`` or ``max``.
     pooling: str = "avg"
@@ -168,14 +201,31 @@ class TrainConfig:
             object.__setattr__(self, name, tuple(value))
         if self.style_size is not None:
             _int_option("style_size", self.style_size, networks.MIN_SIZE, 4096)
-        if self.architecture not in networks.ARCHITECTURES:
+        if self.architecture not in TRAIN_ARCHITECTURES:
             raise OptionError(
-                f"architecture: expected one of {', '.join(networks.ARCHITECTURES)}, got {self.architecture!r}"
+                f"architecture: expected one of {', '.join(TRAIN_ARCHITECTURES)}, got {self.architecture!r}"
             )
         width = _float_option("width", self.width, positive=True)
         if width > 4:
             raise OptionError(f"width: expected a number > 0 and <= 4, got {self.width!r}")
         object.__setattr__(self, "width", width)
+        arb = self.architecture == ARBITRARY
+        if arb and width != 1:
+            raise OptionError(f"width: the arbitrary networks have a fixed width; leave it at 1, got {self.width!r}")
+        if not isinstance(self.train_predictor, (bool, np.bool_)):
+            raise OptionError(f"train_predictor: expected True or False, got {self.train_predictor!r}")
+        object.__setattr__(self, "train_predictor", bool(self.train_predictor))
+        if self.train_predictor and not arb:
+            raise OptionError(
+                f"train_predictor: only for architecture {ARBITRARY!r} (a per-style network has no "
+                f"predictor), got True with architecture {self.architecture!r}"
+            )
+        _int_option("predictor_size", self.predictor_size, arbitrary.MIN_STYLE_SIZE, 4096)
+        if self.predictor_size != PREDICTOR_SIZE and not arb:
+            raise OptionError(
+                f"predictor_size: only for architecture {ARBITRARY!r}, got {self.predictor_size!r} "
+                f"with architecture {self.architecture!r}"
+            )
         if self.backbone not in BACKBONES:
             raise OptionError(f"backbone: expected one of {', '.join(BACKBONES)}, got {self.backbone!r}")
         if self.pooling not in ("avg", "max"):
@@ -237,13 +287,14 @@ def _check_header(path: str) -> Optional[str]:
     return None
 
 
-def scan_data(data_dir: PathLike, *, exclude: Sequence[PathLike] = ()) -> DataScan:
+def scan_data(data_dir: PathLike, *, exclude: Sequence[PathLike] = (), role: str = "data") -> DataScan:
     """Collect the training images under ``data_dir`` (recursive, sorted, headers checked).
 
     Files ending in .jpg/.jpeg/.png/.webp (any case) are candidates. Each candidate's
     header is read with Pillow (a few KB per file, in threads): files that are not
     images, have a format TensorFlow cannot decode, or are huge are skipped and listed.
-    Folders in ``exclude`` (e.g. the run folder) are not searched.
+    Folders in ``exclude`` (e.g. the run folder) are not searched. ``role`` names the
+    folder in messages (``"data"``, ``"painting"``).
     A full decode of every file up front would cost as much as an epoch of training on a
     large set; files whose header is fine but whose data is corrupt are dropped by the
     input pipeline instead (and counted by :func:`train`).
@@ -258,7 +309,7 @@ def scan_data(data_dir: PathLike, *, exclude: Sequence[PathLike] = ()) -> DataSc
     """
     root = Path(os.fspath(data_dir))
     if not root.exists():
-        raise DataError(f"{root}: data folder does not exist")
+        raise DataError(f"{root}: {role} folder does not exist")
     if not root.is_dir():
         raise DataError(f"{root}: not a folder (pass the folder that holds the training images)")
     skip_dirs = {os.path.realpath(os.fspath(p)) for p in exclude}
@@ -286,6 +337,48 @@ def scan_data(data_dir: PathLike, *, exclude: Sequence[PathLike] = ()) -> DataSc
             f"(e.g. {skipped[0][0]}: {skipped[0][1]})"
         )
     return DataScan(root, files, skipped)
+
+
+def scan_paintings(sources: Union[PathLike, Sequence[PathLike]], *,
+                   exclude: Sequence[PathLike] = ()) -> DataScan:
+    """The paintings of ``sources``: files and folders (searched as :func:`scan_data` does).
+
+    A painting inside a folder that cannot be read is skipped and listed, as a broken
+    photo under ``--data`` is; a file named on its own must be a readable image, as the
+    single ``--style`` of a per-style network must (:class:`DataError` otherwise). An
+    empty folder raises :class:`DataError`. Duplicates are kept once, in order.
+
+    Example:
+        >>> scan = scan_paintings(["starry_night.jpg", "paintings/"])  # doctest: +SKIP
+        >>> len(scan.files)  # doctest: +SKIP
+        42
+    """
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    if not isinstance(sources, (list, tuple)) or not sources or not all(
+            isinstance(s, (str, os.PathLike)) for s in sources):
+        raise OptionError(
+            f"style: the arbitrary networks train on painting files or folders (paths), got "
+            f"{type(sources).__name__ if not isinstance(sources, (list, tuple)) else list(sources)!r}"
+        )
+    files: List[str] = []
+    skipped: List[Tuple[str, str]] = []
+    for source in sources:
+        path = Path(os.fspath(source))
+        if path.is_dir():
+            scan = scan_data(path, exclude=exclude, role="painting")
+            files += scan.files
+            skipped += scan.skipped
+        elif not path.exists():
+            raise DataError(f"{path}: painting file or folder does not exist")
+        else:
+            why = _check_header(str(path))
+            if why is not None:
+                raise DataError(f"{path}: {why}")
+            files.append(str(path))
+    unique = list(dict.fromkeys(files))
+    root = Path(os.fspath(sources[0])) if len(sources) == 1 else Path(".")
+    return DataScan(root, unique, skipped)
 
 
 def make_dataset(
@@ -356,6 +449,9 @@ class TrainResult:
     replicas: int
     interrupted: bool = False
     checkpoint: Optional[str] = None
+    #: architecture "arbitrary": the paintings used and those skipped ``(path, why)``.
+    paintings: int = 0
+    skipped_paintings: List[Tuple[str, str]] = dataclasses.field(default_factory=list)
 
     @property
     def final_terms(self) -> Dict[str, float]:
@@ -390,6 +486,10 @@ class TrainResult:
             "replicas": self.replicas,
             "interrupted": self.interrupted,
             "loss": self.final_terms,
+            **({"train_predictor": self.config.train_predictor, "predictor_size": self.config.predictor_size,
+                "paintings": self.paintings,
+                "skipped_paintings": [{"path": p, "reason": r} for p, r in self.skipped_paintings]}
+               if self.config.architecture == ARBITRARY else {}),
         }
 
 
@@ -526,7 +626,7 @@ def _run_state(out: Path, resume: bool) -> Tuple[Optional[str], Optional[dict]]:
 
 
 def train(
-    style: im.ImageLike,
+    style: Union[im.ImageLike, Sequence[PathLike]],
     data_dir: PathLike,
     out_dir: PathLike,
     config: Optional[TrainConfig] = None,
@@ -540,8 +640,13 @@ def train(
 ) -> TrainResult:
     """Train a fast style network for ``style`` on the photos under ``data_dir``.
 
+    With ``architecture="arbitrary"`` it fine-tunes the shipped arbitrary-style networks
+    instead: ``style`` is then painting files and/or folders (see :func:`scan_paintings`),
+    and every step pairs each photo crop with a painting crop.
+
     Args:
-        style: the style image (path, PIL image or uint8 array).
+        style: the style image (path, PIL image or uint8 array); for ``arbitrary``, a path
+            or a list of paths (painting files or folders).
         data_dir: folder of training photos (searched recursively, see :func:`scan_data`).
         out_dir: the run folder (created); see the module docstring for its layout.
         config: a :class:`TrainConfig`; ``options`` override its fields. On resume without
@@ -562,6 +667,8 @@ def train(
         >>> r = train("starry.jpg", "photos/", "runs/s", architecture="mobile", steps=4000)  # doctest: +SKIP
         >>> r.step, r.final_terms["style"]  # doctest: +SKIP
         (4000, 0.12)
+        >>> r = train(["paintings/"], "photos/", "runs/a", architecture="arbitrary",
+        ...           steps=300, learning_rate=1e-4)  # doctest: +SKIP
     """
     log = log or (lambda message: None)
     out = Path(os.fspath(out_dir))
@@ -569,30 +676,32 @@ def train(
     if isinstance(backbone, str):
         options["backbone"] = backbone
         backbone = None
-    saved_config: Optional[TrainConfig] = None
-    if resume and saved is not None and isinstance(saved.get("config"), dict):
-        try:
-            saved_config = TrainConfig.from_dict(saved["config"])
-        except TfStyleError as err:
-            raise OutputError(f"{out / _RUN_FILE}: invalid saved configuration ({err})") from None
-    base = config if config is not None else (saved_config or TrainConfig())
-    cfg = base.with_options(**options) if options else base
-    if latest is not None and saved_config is not None:
-        for field in ("architecture", "width"):
-            if getattr(cfg, field) != getattr(saved_config, field):
-                raise OptionError(
-                    f"{field}: the run in {out} was trained with {field} "
-                    f"{getattr(saved_config, field)!r}; resuming needs the same, got {getattr(cfg, field)!r} "
-                    f"(start a new run in another folder to change it)"
-                )
+    cfg = _run_config(out, config, options, saved if resume else None, latest)
+    arb = cfg.architecture == ARBITRARY
 
     # Cheap checks first: data and style fail before any model is built.
     scan = scan_data(data_dir, exclude=[out])
     for path, why in scan.skipped:
         log(f"data: skipping {path}: {why}")
-    style_img = im.read_image(style)
-    im.check_min_size(style_img, networks.MIN_SIZE, name=_name(style))
+    if arb:
+        paintings = scan_paintings(style, exclude=[out])
+        for path, why in paintings.skipped:
+            log(f"style: skipping {path}: {why}")
+        style_names: object = [_name(s) for s in ([style] if isinstance(style, (str, os.PathLike)) else style)]
+    else:
+        if isinstance(style, (list, tuple)):
+            if len(style) != 1:
+                raise OptionError(
+                    f"style: architecture {cfg.architecture!r} learns one style image, got {len(style)} "
+                    f"(several paintings need architecture {ARBITRARY!r})"
+                )
+            style = style[0]
+        style_img = im.read_image(style)
+        im.check_min_size(style_img, networks.MIN_SIZE, name=_name(style))
+        style_names = _name(style)
     sample_img = _sample_image(scan, cfg.size, log)
+    # For arbitrary, also makes sure one painting decodes fully (the stream cannot spin).
+    painting_img = _sample_image(paintings, cfg.predictor_size, log) if arb else None
 
     strategy = strategy or default_strategy()
     replicas = int(strategy.num_replicas_in_sync)
@@ -601,39 +710,29 @@ def train(
             f"batch: {cfg.batch} cannot be split evenly over {replicas} devices; use a multiple of {replicas}"
         )
 
-    if backbone is None:
-        pinned = saved.get("backbone") if (latest is not None and saved) else None
-        if cfg.backbone == "auto" and pinned in ("vgg19", "vgg16", "vgg16-hed"):
-            # A resumed run keeps the loss network it started with, whatever auto picks today.
-            arch = bb.resolve_name(pinned, log=log)
-        else:
-            arch = bb.resolve_name(cfg.backbone, log=log)
-        content_layers = bb.resolve_layers(arch, cfg.content_layers, option="content_layers")
-        style_layers = bb.resolve_layers(arch, cfg.style_layers, option="style_layers")
-        backbone = bb.load_backbone(arch, content_layers + style_layers, pooling=cfg.pooling,
-                                    dtype=cfg.dtype, log=log)
-    else:
-        content_layers = backbone.check_layers(cfg.content_layers, option="content_layers")
-        style_layers = backbone.check_layers(cfg.style_layers, option="style_layers")
-    loss = PerceptualLoss(
-        content_layers, style_layers, content_weight=cfg.content_weight,
-        style_weight=cfg.style_weight, tv_weight=cfg.tv_weight,
-    )
+    pinned = saved.get("backbone") if (latest is not None and saved) else None
+    backbone, loss = _criterion(cfg, backbone, pinned, log)
     style_side = cfg.style_size or cfg.size
-    style_arr = im.to_array(im.resize_long_side(style_img, style_side))[None]
-    style_grams = {k: tf.constant(v) for k, v in loss.style_targets(backbone(style_arr)).items()}
+    if not arb:
+        style_arr = im.to_array(im.resize_long_side(style_img, style_side))[None]
+        style_grams = {k: tf.constant(v) for k, v in loss.style_targets(backbone(style_arr)).items()}
 
     with _writing("the run folder", out):
         out.mkdir(parents=True, exist_ok=True)
         (out / "samples").mkdir(exist_ok=True)
 
     with strategy.scope():
-        model = networks.StyleTransformer(cfg.architecture, cfg.width, seed=cfg.seed)
+        job: _Job = (_ArbitraryJob(cfg, backbone, loss, painting_img) if arb
+                     else _StyleJob(cfg, backbone, loss, style_grams))
         optimizer = keras.optimizers.Adam(cfg.learning_rate)
-        optimizer.build(model.trainable_variables)
+        optimizer.build(job.variables)
     step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    position_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_position")
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var, data_position=position_var)
+    # One position per input stream: the photos ("data_position"), and for arbitrary the paintings.
+    streams = [("data_position", scan.files, cfg.size, cfg.seed)]
+    if arb:
+        streams.append(("style_position", paintings.files, style_side, cfg.seed + _PAINTING_SEED))
+    positions = {name: tf.Variable(0, dtype=tf.int64, trainable=False, name=name) for name, *_ in streams}
+    checkpoint = tf.train.Checkpoint(**job.objects, optimizer=optimizer, step=step_var, **positions)
     manager = tf.train.CheckpointManager(checkpoint, str(out / "checkpoints"), max_to_keep=cfg.keep_checkpoints)
 
     if latest is not None:
@@ -642,51 +741,54 @@ def train(
         except (AssertionError, ValueError, tf.errors.OpError) as err:
             text = " ".join(str(err).split())[:300]
             raise OptionError(
-                f"architecture: cannot resume from {latest}: it does not match a {cfg.architecture!r} "
-                f"network of width {cfg.width:g} ({text})"
+                f"architecture: cannot resume from {latest}: it does not match {job.what} ({text})"
             ) from None
         log(f"resuming from step {int(step_var.numpy())} ({latest})")
     elif resume:
         log(f"no checkpoint in {out / 'checkpoints'}; starting a new run")
     optimizer.learning_rate.assign(cfg.learning_rate)  # a resumed run may change it
 
-    _write_json_atomic(out / _RUN_FILE, {
+    description = {
         "format": 1,
-        "style": _name(style),
+        "style": style_names,
         "data": os.fsdecode(os.fspath(data_dir)),
         "images": len(scan.files),
         "skipped": len(scan.skipped),
         "backbone": backbone.name,
         "config": cfg.to_dict(),
-    })
+    }
+    if arb:
+        description.update(paintings=len(paintings.files), skipped_paintings=len(paintings.skipped))
+    _write_json_atomic(out / _RUN_FILE, description)
 
     start_step = int(step_var.numpy())
-    start_position = int(position_var.numpy())
-    dataset = make_dataset(scan.files, cfg.size, cfg.batch, seed=cfg.seed, start=start_position)
+    datasets = [make_dataset(files, size, cfg.batch, seed=seed, start=int(positions[name].numpy()))
+                for name, files, size, seed in streams]
+    dataset = datasets[0] if len(datasets) == 1 else tf.data.Dataset.zip(tuple(datasets))
     dist_dataset = strategy.experimental_distribute_dataset(dataset)
+    position_vars = list(positions.values())
 
-    def replica_step(images, indices):
-        content_targets = loss.content_targets(backbone(images))
+    def replica_step(batch):
+        inputs, indices = job.unpack(batch)
+        context = job.prepare(inputs)  # the targets: no gradient needed
         with tf.GradientTape() as tape:
-            styled = model(images, training=True)
-            total, terms = loss(backbone(styled), styled, content_targets, style_grams)
+            total, terms = job.loss(context)
             # Gradients are summed over replicas: scale so the sum is the global mean.
             scaled = total / tf.cast(tf.distribute.get_replica_context().num_replicas_in_sync, tf.float32)
-        grads = tape.gradient(scaled, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return terms, tf.reduce_max(indices)
+        grads = tape.gradient(scaled, job.variables)
+        optimizer.apply_gradients(zip(grads, job.variables))
+        return terms, [tf.reduce_max(i) for i in indices]
 
     # autograph=False: no data-dependent Python control flow here, and converting Keras'
     # optimizer code per variable made tracing several times slower.
     @tf.function(input_signature=[dist_dataset.element_spec], autograph=False)
     def train_step(batch):
-        images, indices = batch
-        terms, last = strategy.run(replica_step, args=(images, indices))
+        terms, lasts = strategy.run(replica_step, args=(batch,))
         terms = {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in terms.items()}
-        # ReduceOp has no MAX; the per-replica values are scalars, so stack them here.
-        last = tf.reduce_max(tf.stack(strategy.experimental_local_results(last)))
+        for var, last in zip(position_vars, lasts):
+            # ReduceOp has no MAX; the per-replica values are scalars, so stack them here.
+            var.assign(tf.reduce_max(tf.stack(strategy.experimental_local_results(last))) + 1)
         step_var.assign_add(1)
-        position_var.assign(last + 1)
         return terms
 
     writer = tf.summary.create_file_writer(str(out / "logs"))
@@ -696,8 +798,9 @@ def train(
     interrupted = False
     saved_at = start_step if latest is not None else -1
     bar = ProgressBar(max(cfg.steps - start_step, 1), label=f"train {cfg.architecture} ") if progress else None
+    data_text = f"{len(scan.files)} images" + (f" and {len(paintings.files)} paintings" if arb else "")
     log(
-        f"training {cfg.architecture} (width {cfg.width:g}) on {len(scan.files)} images, "
+        f"training {job.description} on {data_text}, "
         f"{cfg.size}px crops, batch {cfg.batch}, {replicas} replica(s), steps {start_step}->{cfg.steps}"
     )
 
@@ -707,6 +810,9 @@ def train(
             _save_checkpoint(manager, step)
             saved_at = step
 
+    def total_position() -> int:
+        return sum(int(v.numpy()) for v in position_vars)
+
     start = time.perf_counter()
     iterator = iter(dist_dataset)
     with _StopFlag() as flag, writer.as_default():
@@ -715,7 +821,7 @@ def train(
                 if flag.stop:
                     interrupted = True
                     break
-                position_before = int(position_var.numpy())
+                position_before = total_position()
                 terms_t = train_step(next(iterator))
                 step = int(step_var.numpy())
                 terms = {k: float(v) for k, v in terms_t.items()}
@@ -725,7 +831,7 @@ def train(
                         f"the loss became non-finite at step {step} ({bad}); lower --learning-rate or "
                         f"--style-weight, then --resume (the last checkpoint predates it)"
                     )
-                dropped += int(position_var.numpy()) - position_before - cfg.batch
+                dropped += total_position() - position_before - len(position_vars) * cfg.batch
                 if bar is not None:
                     bar.update(step - start_step, terms)
                 if step % cfg.log_every == 0 or step == cfg.steps:
@@ -733,7 +839,7 @@ def train(
                     for k, v in terms.items():
                         _summary_scalar(f"loss/{k}", v, step)
                 if cfg.sample_every and (step % cfg.sample_every == 0 or step == cfg.steps):
-                    _write_sample(model, sample_img, out, step)
+                    _write_sample(job.stylize(sample_img), out, step)
                 if step % cfg.checkpoint_every == 0:
                     save_checkpoint()
         except KeyboardInterrupt:  # a second Ctrl-C: still keep the finished steps
@@ -753,7 +859,7 @@ def train(
 
     model_path = None
     if not interrupted:
-        model_path = save_model_atomic(model, out / _MODEL_FILE)
+        model_path = save_model_atomic(job.final_model(), out / _MODEL_FILE)
         log(f"wrote {model_path} after {step} steps")
     else:
         log(f"interrupted at step {step}; checkpoint saved, continue with --resume")
@@ -764,7 +870,215 @@ def train(
         seconds=seconds, history=history, images=len(scan.files), skipped=scan.skipped,
         dropped_examples=dropped, backbone=backbone.name, weights_source=backbone.weights_source,
         replicas=replicas, interrupted=interrupted, checkpoint=manager.latest_checkpoint,
+        paintings=len(paintings.files) if arb else 0, skipped_paintings=paintings.skipped if arb else [],
     )
+
+
+def _run_config(out: Path, config: Optional[TrainConfig], options: Dict[str, object],
+                saved: Optional[dict], latest: Optional[str]) -> TrainConfig:
+    """The run's configuration: ``config`` (or, on resume, the saved one) with ``options``.
+
+    A resumed run must keep what its checkpoint's variables depend on.
+    """
+    saved_config: Optional[TrainConfig] = None
+    if saved is not None and isinstance(saved.get("config"), dict):
+        try:
+            saved_config = TrainConfig.from_dict(saved["config"])
+        except TfStyleError as err:
+            raise OutputError(f"{out / _RUN_FILE}: invalid saved configuration ({err})") from None
+    base = config if config is not None else (saved_config or TrainConfig())
+    cfg = base.with_options(**options) if options else base
+    if latest is not None and saved_config is not None:
+        for field in ("architecture", "width", "train_predictor"):
+            if getattr(cfg, field) != getattr(saved_config, field):
+                raise OptionError(
+                    f"{field}: the run in {out} was trained with {field} "
+                    f"{getattr(saved_config, field)!r}; resuming needs the same, got {getattr(cfg, field)!r} "
+                    f"(start a new run in another folder to change it)"
+                )
+    return cfg
+
+
+def _criterion(cfg: TrainConfig, backbone: Optional[bb.Backbone], pinned: Optional[str],
+               log: Log) -> Tuple[bb.Backbone, PerceptualLoss]:
+    """The loss network (``backbone``, or the one ``cfg`` names) and the perceptual loss.
+
+    ``pinned``: the backbone a resumed run started with, kept whatever ``auto`` picks today.
+    """
+    if backbone is None:
+        if cfg.backbone == "auto" and pinned in ("vgg19", "vgg16", "vgg16-hed"):
+            arch = bb.resolve_name(pinned, log=log)
+        else:
+            arch = bb.resolve_name(cfg.backbone, log=log)
+        content_layers = bb.resolve_layers(arch, cfg.content_layers, option="content_layers")
+        style_layers = bb.resolve_layers(arch, cfg.style_layers, option="style_layers")
+        backbone = bb.load_backbone(arch, content_layers + style_layers, pooling=cfg.pooling,
+                                    dtype=cfg.dtype, log=log)
+    else:
+        content_layers = backbone.check_layers(cfg.content_layers, option="content_layers")
+        style_layers = backbone.check_layers(cfg.style_layers, option="style_layers")
+    loss = PerceptualLoss(
+        content_layers, style_layers, content_weight=cfg.content_weight,
+        style_weight=cfg.style_weight, tv_weight=cfg.tv_weight,
+    )
+    return backbone, loss
+
+
+class _Job:
+    """What one kind of training learns: the networks, their loss, samples and final model.
+
+    ``objects`` are checkpointed under their keys; ``variables`` are trained; a batch of the
+    input stream(s) is ``unpack``-ed to (inputs, index tensors, one per stream);
+    ``prepare`` computes the targets outside the gradient tape, ``loss`` the terms inside it.
+    """
+
+    what: str
+    description: str
+    objects: Dict[str, tf.Module]
+    variables: List[tf.Variable]
+
+    def unpack(self, batch):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def prepare(self, inputs):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def loss(self, context):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def stylize(self, sample: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def final_model(self) -> keras.Model:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class _StyleJob(_Job):
+    """One per-style network (johnson or mobile) against fixed style Gram targets."""
+
+    def __init__(self, cfg: TrainConfig, backbone: bb.Backbone, loss: PerceptualLoss,
+                 style_grams: Mapping[str, tf.Tensor]) -> None:
+        self.model = networks.StyleTransformer(cfg.architecture, cfg.width, seed=cfg.seed)
+        self.backbone, self.criterion, self.style_grams = backbone, loss, style_grams
+        self.what = f"a {cfg.architecture!r} network of width {cfg.width:g}"
+        self.description = f"{cfg.architecture} (width {cfg.width:g})"
+        self.objects = {"model": self.model}
+        self.variables = self.model.trainable_variables
+
+    def unpack(self, batch):
+        images, indices = batch
+        return images, (indices,)
+
+    def prepare(self, images):
+        return images, self.criterion.content_targets(self.backbone(images))
+
+    def loss(self, context):
+        images, content_targets = context
+        styled = self.model(images, training=True)
+        return self.criterion(self.backbone(styled), styled, content_targets, self.style_grams)
+
+    def stylize(self, sample: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model(sample[None], training=False))[0]
+
+    def final_model(self) -> keras.Model:
+        return self.model
+
+
+class _ArbitraryJob(_Job):
+    """Magenta's style predictor and transformer, from the shipped weights.
+
+    Every batch element pairs a photo crop with its own painting crop: the transformer's
+    conditional instance norm is per example, so one painting per element shows it
+    ``batch`` styles per step instead of one. The painting's Grams are computed in the step
+    (style targets change with every painting); the predictor sees the painting crop at
+    ``predictor_size``. Strength is 1 (the painting's own vector).
+    """
+
+    def __init__(self, cfg: TrainConfig, backbone: bb.Backbone, loss: PerceptualLoss,
+                 painting: Optional[np.ndarray] = None, *,
+                 networks_pair: Optional[Tuple[keras.Model, keras.Model]] = None) -> None:
+        # Fresh copies: arbitrary's cached shipped pair must never be changed by training.
+        if networks_pair is None:
+            networks_pair = arbitrary.load_style_predictor(), arbitrary.load_style_transformer()
+        self.predictor, self.transformer = networks_pair
+        self.backbone, self.criterion = backbone, loss
+        self.train_predictor = cfg.train_predictor
+        self.predictor_size = cfg.predictor_size
+        self.painting = painting
+        trained = "transformer and predictor" if self.train_predictor else "transformer; predictor frozen"
+        self.what = f"the {ARBITRARY!r} networks with train_predictor={self.train_predictor}"
+        self.description = f"{ARBITRARY} ({trained})"
+        self.objects = {"transformer": self.transformer}
+        self.variables = list(self.transformer.trainable_variables)
+        if self.train_predictor:
+            self.objects["predictor"] = self.predictor
+            self.variables += list(self.predictor.trainable_variables)
+
+    def unpack(self, batch):
+        (photos, photo_indices), (paintings, painting_indices) = batch
+        return (photos, paintings), (photo_indices, painting_indices)
+
+    def prepare(self, inputs):
+        photos, paintings = inputs
+        content_targets = self.criterion.content_targets(self.backbone(photos))
+        grams = self.criterion.style_targets(self.backbone(paintings))
+        seen = paintings
+        if paintings.shape[1] != self.predictor_size:  # static: the crops have one size
+            size = [self.predictor_size, self.predictor_size]
+            seen = tf.image.resize(paintings, size, method="bilinear", antialias=True)
+        vector = None if self.train_predictor else tf.stop_gradient(self.predictor(seen, training=False))
+        return photos, seen, vector, content_targets, grams
+
+    def loss(self, context):
+        photos, seen, vector, content_targets, grams = context
+        if vector is None:
+            vector = self.predictor(seen, training=True)
+        styled = self.transformer([photos, vector], training=True)
+        return self.criterion(self.backbone(styled), styled, content_targets, grams)
+
+    def stylize(self, sample: np.ndarray) -> np.ndarray:
+        # As stylize_arbitrary does: the whole painting, short side predictor_size.
+        vector = arbitrary.predict_style(self.painting, style_size=self.predictor_size, predictor=self.predictor)
+        return np.asarray(self.transformer([sample[None], vector[None]], training=False))[0]
+
+    def final_model(self) -> keras.Model:
+        return arbitrary.combine(self.predictor, self.transformer)
+
+
+def arbitrary_loss(
+    stylizer: keras.Model,
+    photos: np.ndarray,
+    paintings: np.ndarray,
+    config: Optional[TrainConfig] = None,
+    *,
+    backbone: Union[str, bb.Backbone, None] = None,
+    log: Optional[Log] = None,
+) -> Dict[str, float]:
+    """The training loss terms of an arbitrary stylizer on fixed batches (no training).
+
+    ``stylizer``: the one-file form (:func:`tf_style.arbitrary.combine`, or a loaded
+    ``model.keras`` of an arbitrary run); ``photos`` ``[N, H, W, 3]`` and ``paintings``
+    ``[N, s, s, 3]``, float in [0, 255], paired by position. The criterion is the one
+    ``config`` (architecture ``arbitrary``) trains with, so a held-out batch measures what
+    fine-tuning changed.
+
+    Example:
+        >>> before = arbitrary_loss(arbitrary.shipped_stylizer(), photos, paintings, cfg)  # doctest: +SKIP
+        >>> before["total"]  # doctest: +SKIP
+        3.1
+    """
+    cfg = config or TrainConfig(architecture=ARBITRARY)
+    if cfg.architecture != ARBITRARY:
+        raise OptionError(f"architecture: arbitrary_loss needs {ARBITRARY!r}, got {cfg.architecture!r}")
+    if isinstance(backbone, str):
+        cfg = cfg.with_options(backbone=backbone)
+        backbone = None
+    backbone, loss = _criterion(cfg, backbone, None, log or (lambda message: None))
+    job = _ArbitraryJob(cfg, backbone, loss, networks_pair=arbitrary.split(stylizer))
+    photos_t = tf.convert_to_tensor(np.asarray(photos, np.float32))
+    paintings_t = tf.convert_to_tensor(np.asarray(paintings, np.float32))
+    _, terms = job.loss(job.prepare((photos_t, paintings_t)))
+    return {k: float(v) for k, v in terms.items()}
 
 
 def _sample_image(scan: DataScan, size: int, log: Log) -> np.ndarray:
@@ -789,9 +1103,7 @@ def _sample_image(scan: DataScan, size: int, log: Log) -> np.ndarray:
     raise DataError(f"{scan.root}: none of the {len(scan.files)} image files decodes completely")
 
 
-def _write_sample(model: keras.Model, sample: np.ndarray, out: Path, step: int) -> None:
-    styled = model(sample[None], training=False)
-    arr = np.asarray(styled)[0]
+def _write_sample(arr: np.ndarray, out: Path, step: int) -> None:
     im.save_image(arr, out / "samples" / f"step_{step:06d}.png")
     _summary_image("sample", np.clip(np.rint(arr), 0, 255).astype(np.uint8), step)
 
