@@ -513,3 +513,10 @@ def test_bad_dtype_is_an_option_error_not_a_bad_file():
         A.load_style_transformer(dtype="float16")
     with pytest.raises(OptionError, match="int8 emulation runs in float32 only"):
         A.load_style_predictor(dtype="bfloat16", emulate_int8=True)
+
+
+@pytest.mark.parametrize("pad", [1, 4])
+def test_reflection_pad_is_numpys_reflect(pad):
+    x = np.random.default_rng(pad).random((2, 7, 9, 5), dtype=np.float32)
+    want = np.pad(x, [(0, 0), (pad, pad), (pad, pad), (0, 0)], mode="reflect")
+    assert np.array_equal(np.asarray(A.ReflectionPad(pad)(x)), want)

