@@ -48,6 +48,16 @@ def _names(text: str) -> List[str]:
     return names
 
 
+def _add_style_loss(p, default: Optional[str]) -> None:
+    from tf_style.config import STYLE_LOSSES
+
+    shown = f"default {default}" if default else "default gram"
+    # No argparse `choices`: a bad value goes through the config's check, one line naming the flag.
+    p.add_argument("--style-loss", default=default, metavar="LOSS",
+                   help=f"{', '.join(STYLE_LOSSES)}: Gram matrices (Gatys), mean and covariance "
+                        f"(Wasserstein-2 of Gaussians) or sliced Wasserstein ({shown})")
+
+
 def _add_stylize(sub) -> None:
     from tf_style.config import StylizeConfig
 
@@ -65,6 +75,7 @@ def _add_stylize(sub) -> None:
                    help=f"loss evaluations at the final size; coarser levels get 2x per halving (default {D.iterations})")
     p.add_argument("--pyramid", type=_int, default=D.pyramid, help=f"coarse-to-fine levels, 1 = off (default {D.pyramid})")
     p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
+    _add_style_loss(p, D.style_loss)
     p.add_argument("--learning-rate", type=_float, default=D.learning_rate, help=f"Adam step in pixel units (default {D.learning_rate:g})")
     p.add_argument("--content-weight", type=_float, default=D.content_weight, metavar="W", help=f"alpha (default {D.content_weight:g})")
     p.add_argument("--style-weight", type=_float, default=D.style_weight, metavar="W", help=f"beta (default {D.style_weight:g})")
@@ -110,7 +121,7 @@ def _cmd_stylize(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         style_weight=args.style_weight, tv_weight=args.tv_weight, style_scale=args.style_scale,
         init=args.init, preserve_color=args.preserve_color, backbone=args.backbone,
         weights=args.weights, pooling=args.pooling, seed=args.seed, tile=args.tile,
-        tile_iterations=args.tile_iterations, dtype=args.dtype,
+        tile_iterations=args.tile_iterations, dtype=args.dtype, style_loss=args.style_loss,
     )
     if args.content_layers:
         options["content_layers"] = tuple(args.content_layers)
@@ -249,6 +260,7 @@ def _add_train(sub) -> None:
     p.add_argument("--content-layers", type=_names, default=None, metavar="L1,L2", help="default block4_conv2")
     p.add_argument("--style-layers", type=_names, default=None, metavar="L1,L2,...",
                    help="default block1_conv1,...,block5_conv1")
+    _add_style_loss(p, None)
     p.add_argument("--style-size", type=_int, default=None,
                    help="long side of the style image for its targets (default: --size)")
     p.add_argument("--architecture", default=None, help="johnson or mobile (default johnson)")
@@ -272,7 +284,7 @@ def _add_train(sub) -> None:
 
 _TRAIN_OPTIONS = (
     "size", "batch", "steps", "learning_rate", "content_weight", "style_weight", "tv_weight",
-    "content_layers", "style_layers", "style_size", "architecture", "width", "backbone",
+    "content_layers", "style_layers", "style_loss", "style_size", "architecture", "width", "backbone",
     "pooling", "dtype", "checkpoint_every", "sample_every", "log_every", "seed",
 )
 
@@ -438,6 +450,7 @@ def _add_gallery_run_options(p, *, weights: bool) -> None:
                    help=f"loss evaluations per tile at the final size (default {D.iterations})")
     p.add_argument("--pyramid", type=_int, default=D.pyramid, help=f"coarse-to-fine levels, 1 = off (default {D.pyramid})")
     p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
+    _add_style_loss(p, D.style_loss)
     p.add_argument("--learning-rate", type=_float, default=D.learning_rate, help=f"Adam step (default {D.learning_rate:g})")
     if weights:
         p.add_argument("--content-weight", type=_float, default=D.content_weight, metavar="W", help=f"alpha (default {D.content_weight:g})")
@@ -464,7 +477,7 @@ def _gallery_config(args: argparse.Namespace):
         size=args.size, iterations=args.iterations, pyramid=args.pyramid, optimizer=args.optimizer,
         learning_rate=args.learning_rate, tv_weight=args.tv_weight, style_scale=args.style_scale,
         init=args.init, preserve_color=args.preserve_color, backbone=args.backbone,
-        weights=args.weights, pooling=args.pooling, seed=args.seed,
+        weights=args.weights, pooling=args.pooling, seed=args.seed, style_loss=args.style_loss,
     )
     for name in ("content_weight", "style_weight"):
         if hasattr(args, name):

@@ -48,7 +48,7 @@ from PIL import Image
 from tf_style import backbones as bb
 from tf_style import image as im
 from tf_style import networks, tfimage
-from tf_style.config import BACKBONES
+from tf_style.config import BACKBONES, check_style_loss
 from tf_style.errors import (
     DataError,
     NonFiniteLossError,
@@ -141,6 +141,8 @@ class TrainConfig:
     #: The loss network's convolutions: ``float32``, ``bfloat16`` or ``auto`` (bfloat16
     #: where it runs natively); the network being trained and the losses stay float32.
     dtype: str = "auto"
+    #: The style term: ``gram``, ``meancov`` or ``sliced`` (``tf_style.losses``).
+    style_loss: str = "gram"
     checkpoint_every: int = 500
     sample_every: int = 500
     log_every: int = 50
@@ -182,6 +184,7 @@ class TrainConfig:
             raise OptionError(f"pooling: expected 'avg' or 'max', got {self.pooling!r}")
         if self.dtype not in ("auto", "float32", "bfloat16"):
             raise OptionError(f"dtype: expected auto, float32 or bfloat16, got {self.dtype!r}")
+        check_style_loss(self.style_loss)
         _int_option("checkpoint_every", self.checkpoint_every, 1)
         _int_option("sample_every", self.sample_every, 0)
         _int_option("log_every", self.log_every, 1)
@@ -617,11 +620,13 @@ def train(
         style_layers = backbone.check_layers(cfg.style_layers, option="style_layers")
     loss = PerceptualLoss(
         content_layers, style_layers, content_weight=cfg.content_weight,
-        style_weight=cfg.style_weight, tv_weight=cfg.tv_weight,
+        style_weight=cfg.style_weight, tv_weight=cfg.tv_weight, style_loss=cfg.style_loss, seed=cfg.seed,
     )
     style_side = cfg.style_size or cfg.size
     style_arr = im.to_array(im.resize_long_side(style_img, style_side))[None]
-    style_grams = {k: tf.constant(v) for k, v in loss.style_targets(backbone(style_arr)).items()}
+    style_grams = loss.style_targets(backbone(style_arr))
+    if cfg.style_loss == "gram":
+        style_grams = {k: tf.constant(v) for k, v in style_grams.items()}
 
     with _writing("the run folder", out):
         out.mkdir(parents=True, exist_ok=True)
@@ -718,6 +723,8 @@ def train(
                 position_before = int(position_var.numpy())
                 terms_t = train_step(next(iterator))
                 step = int(step_var.numpy())
+                if loss.redraw_every and step % loss.redraw_every == 0:
+                    loss.redraw(style_grams)  # sliced: fresh directions, read through variables
                 terms = {k: float(v) for k, v in terms_t.items()}
                 if not all(math.isfinite(v) for v in terms.values()):
                     bad = ", ".join(f"{k}={v:.4g}" for k, v in terms.items())
