@@ -225,6 +225,7 @@ def test_sweep_and_train_take_the_style_loss(tiny, tmp_path):
                   architecture="mobile", width=0.25, sample_every=0, log_every=1, style_loss=kind,
                   content_layers=("block2_conv1",), style_layers=("block1_conv1", "block2_conv1"))
         assert r.config.style_loss == kind and np.isfinite(r.final_terms["style"])
+        assert r.to_dict()["style_loss"] == kind
         saved = json.loads((tmp_path / kind / "run.json").read_text())
         assert saved["config"]["style_loss"] == kind
 

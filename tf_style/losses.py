@@ -55,7 +55,7 @@ COVARIANCE_RIDGE = 1e-4
 #: so that one ``style_weight`` suits all three. Chosen so that at the photo (the start of a
 #: ``content``-initialized run) each loss's style term has the size of the Gram's, over the
 #: photos and paintings of docs/GALLERY.md ("Style losses").
-STYLE_LOSS_SCALE = {"gram": 1.0, "meancov": 1.0, "sliced": 1.0}
+STYLE_LOSS_SCALE = {"gram": 1.0, "meancov": 1.4, "sliced": 3.0}
 #: ``sliced``: fresh random directions every this many loss evaluations (an L-BFGS restart,
 #: see ``tf_style.optimize``): a fixed set lets the optimizer match only those marginals.
 SLICED_REDRAW_EVERY = 50

@@ -380,6 +380,7 @@ class TrainResult:
             "width": self.config.width,
             "size": self.config.size,
             "batch": self.config.batch,
+            "style_loss": self.config.style_loss,
             "start_step": self.start_step,
             "step": self.step,
             "steps": self.config.steps,
