@@ -245,3 +245,18 @@ def test_cli_style_loss_flag(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "--style-loss: expected one of gram, meancov, sliced" in err[0], err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("method", ["eigh", "newton-schulz"])
+def test_trace_sqrtm_value_and_closed_form_gradient(method):
+    from tf_style.losses import trace_sqrtm
+
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(100, 12))
+    a = (x.T @ x / 100 + 1e-2 * np.eye(12)).astype(np.float32)
+    m = tf.Variable(a[None])
+    with tf.GradientTape() as tape:
+        value = trace_sqrtm(m, method=method)
+    root = scipy.linalg.sqrtm(a.astype(np.float64)).real
+    assert float(value[0]) == pytest.approx(np.trace(root), rel=1e-4)
+    np.testing.assert_allclose(tape.gradient(value, m)[0].numpy(), 0.5 * np.linalg.inv(root), rtol=2e-3, atol=2e-4)

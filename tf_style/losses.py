@@ -19,8 +19,8 @@ Three style losses (``PerceptualLoss(style_loss=...)``, :data:`tf_style.config.S
 * ``gram`` (Gatys et al.): squared error of the Gram matrices (second moments).
 * ``meancov``: the squared Wasserstein-2 distance between the Gaussians fitted to the
   two feature distributions (mean and covariance), per channel, as crowsonkb's
-  style-transfer-pytorch ``StyleLossW2``; the matrix square root of the generated side is a
-  Newton-Schulz iteration (matmuls only, so its gradient is cheap and finite).
+  style-transfer-pytorch ``StyleLossW2``. Its ``tr(sqrt(.))`` has a closed-form gradient
+  (:func:`trace_sqrtm`): by eigendecomposition on a CPU, or Newton-Schulz (matmuls only).
 * ``sliced``: sliced Wasserstein (Heitz et al., CVPR 2021): project the features on random
   unit directions, sort, and compare with the painting's sorted projections; a painting
   with another number of positions is resampled at the same quantiles.
@@ -46,8 +46,12 @@ from tf_style.config import STYLE_LOSSES, check_style_loss
 
 #: Newton-Schulz iterations of :func:`sqrtm_newton_schulz`: the iteration converges for an
 #: eigenvalue ``l`` (relative to the matrix's Frobenius norm) after about
-#: ``log1.5(1 / sqrt(l))`` steps, so 20 resolve every eigenvalue above ~1e-7 of the largest.
-SQRTM_ITERATIONS = 20
+#: ``log1.5(1 / sqrt(l))`` steps, so 15 resolve every eigenvalue above ~5e-6 of the norm
+#: (smaller ones add little to a trace). Each costs 3 C x C matmuls: at 512 channels and
+#: 256 px, 20 iterations differentiated by autodiff cost more than VGG19's own step.
+SQRTM_ITERATIONS = 15
+#: How ``meancov`` takes ``tr(sqrt(.))`` of its C x C matrix (see :func:`trace_sqrtm`).
+TRACE_SQRTM_METHOD = "eigh"
 #: Ridge added to the covariances of ``meancov`` (relative to their mean variance): keeps the
 #: square root away from the rank-deficient matrices of sparse ReLU features.
 COVARIANCE_RIDGE = 1e-4
@@ -115,14 +119,63 @@ def sqrtm_newton_schulz(matrix: tf.Tensor, iterations: int = SQRTM_ITERATIONS) -
     >>> float(sqrtm_newton_schulz(tf.constant([[4.0, 0.0], [0.0, 9.0]]))[1, 1])  # doctest: +ELLIPSIS
     3.0...
     """
-    matrix = tf.convert_to_tensor(matrix, tf.float32)
+    return _newton_schulz(tf.convert_to_tensor(matrix, tf.float32), iterations)[0]
+
+
+def _newton_schulz(matrix: tf.Tensor, iterations: int) -> Tuple[tf.Tensor, tf.Tensor]:
+    """``(sqrt(matrix), inverse sqrt(matrix))`` by the coupled Newton-Schulz iteration."""
     norm = tf.sqrt(tf.reduce_sum(tf.square(matrix), axis=[-2, -1], keepdims=True)) + 1e-30
     eye = tf.eye(tf.shape(matrix)[-1], batch_shape=tf.shape(matrix)[:-2], dtype=tf.float32)
     y, z = matrix / norm, eye
     for _ in range(int(iterations)):
         t = 0.5 * (3.0 * eye - tf.matmul(z, y))
         y, z = tf.matmul(y, t), tf.matmul(t, z)
-    return y * tf.sqrt(norm)
+    return y * tf.sqrt(norm), z / tf.sqrt(norm)
+
+
+def trace_sqrtm(matrix: tf.Tensor, method: str = TRACE_SQRTM_METHOD,
+                iterations: int = SQRTM_ITERATIONS) -> tf.Tensor:
+    """``tr(sqrt(matrix))`` of symmetric PSD ``[..., C, C]`` matrices: ``[...]``.
+
+    The gradient is the closed form ``0.5 * matrix^(-1/2)``, which both methods compute
+    alongside the root (never differentiating an eigendecomposition, whose gradient is
+    unstable, nor every Newton-Schulz iteration, 3x the forward cost). ``method``:
+    ``eigh`` (exact; 4x faster than 15 Newton-Schulz iterations at C = 512 on a CPU) or
+    ``newton-schulz`` (matmuls only: the faster one on a GPU).
+
+    >>> float(trace_sqrtm(tf.constant([[4.0, 0.0], [0.0, 9.0]])))  # doctest: +ELLIPSIS
+    5.0...
+    """
+    if method not in ("eigh", "newton-schulz"):
+        raise ValueError(f"method: expected eigh or newton-schulz, got {method!r}")
+    return _trace_sqrtm(tf.convert_to_tensor(matrix, tf.float32), method, int(iterations))
+
+
+def _trace_sqrtm(matrix: tf.Tensor, method: str, iterations: int) -> tf.Tensor:
+    @tf.custom_gradient
+    def inner(m):
+        if method == "eigh":
+            values, vectors = tf.linalg.eigh(m)
+            # Rounding leaves tiny negative eigenvalues of a PSD matrix; the floor bounds the
+            # gradient 1 / sqrt(l) there.
+            floor = 1e-10 * tf.reduce_max(tf.abs(values), axis=-1, keepdims=True) + 1e-30
+            values = tf.maximum(values, floor)
+            rootvals = tf.sqrt(values)
+
+            def grad(upstream):
+                g = tf.matmul(vectors * (0.5 / rootvals)[..., None, :], vectors, transpose_b=True)
+                return upstream[..., None, None] * g
+
+            return tf.reduce_sum(rootvals, axis=-1), grad
+        root, inverse = _newton_schulz(m, iterations)
+
+        def grad(upstream):
+            g = 0.5 * (inverse + tf.linalg.matrix_transpose(inverse)) / 2.0
+            return upstream[..., None, None] * g
+
+        return tf.linalg.trace(root), grad
+
+    return inner(matrix)
 
 
 def sqrtm_eigh(matrix: tf.Tensor) -> tf.Tensor:
@@ -143,8 +196,8 @@ def meancov_loss(
     """
     channels = tf.cast(tf.shape(mean)[-1], tf.float32)
     mean_term = tf.reduce_sum(tf.square(mean - target_mean), axis=-1)
-    cross = sqrtm_newton_schulz(tf.matmul(tf.matmul(target_cov_sqrt, cov), target_cov_sqrt))
-    cov_term = tf.linalg.trace(cov) + tf.linalg.trace(target_cov) - 2.0 * tf.linalg.trace(cross)
+    cross = trace_sqrtm(tf.matmul(tf.matmul(target_cov_sqrt, cov), target_cov_sqrt))
+    cov_term = tf.linalg.trace(cov) + tf.linalg.trace(target_cov) - 2.0 * cross
     return tf.reduce_mean(mean_term + cov_term) / channels
 
 
