@@ -10,7 +10,8 @@ style by each loss (``tf-style stylize`` with its defaults otherwise). Every los
 same time: ``--budget`` evaluations of the Gram loss, converted into each loss's own
 number of evaluations by its cost per evaluation relative to the Gram's, measured here
 first (a few evaluations of each loss, interleaved, at ``--size``, on the first photo and
-painting; tracing excluded). ``--pictures DIR`` also writes each picture as PNG (for
+painting; tracing excluded), or given with ``--evaluations gram=80,meancov=67,sliced=32``
+(on a shared machine a short measurement is noisy). ``--pictures DIR`` also writes each picture as PNG (for
 ``bench/judge.py``); ``--json`` the costs, evaluations and seconds of every picture.
 """
 
@@ -34,6 +35,24 @@ def step_seconds(stylizer, photo, evaluations: int = 6) -> list:
     return [b - a for a, b in zip(marks, marks[1:])]
 
 
+def measure(losses, photos, paintings, base, backbone, args):
+    """Evaluations of each loss worth ``args.budget`` Gram evaluations, by the median cost
+    of a few evaluations of each, interleaved (``args.rounds`` rounds)."""
+    from tf_style.transfer import Stylizer
+
+    costs = {loss: [] for loss in losses}
+    probe = {loss: Stylizer(paintings[0], base.with_options(style_loss=loss, iterations=8), backbone=backbone)
+             for loss in losses}
+    for _ in range(args.rounds):
+        for loss in losses:
+            costs[loss] += step_seconds(probe[loss], photos[0])
+    per_step = {loss: sorted(v)[len(v) // 2] for loss, v in costs.items()}
+    gram_step = per_step.get("gram", per_step[losses[0]])
+    evaluations = {loss: max(1, round(args.budget * gram_step / per_step[loss])) for loss in losses}
+    print("s/evaluation:", {k: round(v, 3) for k, v in per_step.items()}, "evaluations:", evaluations, flush=True)
+    return evaluations, per_step
+
+
 def main(argv=None) -> int:
     from tf_style import backbones as bb
     from tf_style import image as im
@@ -50,6 +69,7 @@ def main(argv=None) -> int:
     p.add_argument("--budget", type=int, default=200, help="Gram-loss evaluations' worth of time per picture")
     p.add_argument("--style-weight", type=float, default=None, help="(default: stylize's)")
     p.add_argument("--rounds", type=int, default=2, help="interleaved rounds of the cost measurement")
+    p.add_argument("--evaluations", default=None, help="loss=N,...: evaluations of each loss (no measurement)")
     p.add_argument("--pictures", default=None, help="folder for each picture as PNG")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
@@ -61,24 +81,18 @@ def main(argv=None) -> int:
     arch = bb.resolve_name(base.backbone, log=print)
     backbone = bb.load_backbone(arch, base.content_layers + base.style_layers, dtype=base.dtype, log=print)
 
-    # Cost of one evaluation of each loss, relative to the Gram's, on this machine now.
-    costs = {loss: [] for loss in losses}
-    probe = {loss: Stylizer(paintings[0], base.with_options(style_loss=loss, iterations=8), backbone=backbone)
-             for loss in losses}
-    for _ in range(args.rounds):
-        for loss in losses:
-            costs[loss] += step_seconds(probe[loss], photos[0])
-    per_step = {loss: sorted(v)[len(v) // 2] for loss, v in costs.items()}
-    gram_step = per_step.get("gram", per_step[losses[0]])
-    evaluations = {loss: max(1, round(args.budget * gram_step / per_step[loss])) for loss in losses}
-    print("s/evaluation:", {k: round(v, 3) for k, v in per_step.items()}, "evaluations:", evaluations, flush=True)
-
+    if args.evaluations:
+        evaluations = {k: int(v) for k, v in (item.split("=") for item in args.evaluations.split(","))}
+        per_step: dict = {}
+    else:
+        evaluations, per_step = measure(losses, photos, paintings, base, backbone, args)
     rows, labels, records = [], [], []
+
     for painting in paintings:
         stylizers = {loss: Stylizer(painting, base.with_options(style_loss=loss, iterations=evaluations[loss]),
                                     backbone=backbone) for loss in losses}
         for photo in photos:
-            row = [im.read_image(photo), im.read_image(painting)]
+            row = [im.resize_long_side(im.read_image(x), args.size) for x in (photo, painting)]
             label = [Path(photo).stem, Path(painting).stem]
             for loss in losses:
                 r = stylizers[loss].stylize(photo)

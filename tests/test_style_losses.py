@@ -208,6 +208,7 @@ def test_tiles_say_clearly_that_other_losses_are_unsupported(tiny, kind):
         stylize(_photo(200, 160), _painting(), backbone=tiny, size=200, tile=64, style_loss=kind, **LAYERS)
 
 
+@pytest.mark.slow
 def test_sweep_and_train_take_the_style_loss(tiny, tmp_path):
     from tf_style import gallery
     from tf_style.train import train
