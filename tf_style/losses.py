@@ -37,12 +37,12 @@ touching the weights, and makes one set of loss weights work for every backbone
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
-from tf_style.config import STYLE_LOSSES, check_style_loss
+from tf_style.config import check_style_loss
 
 #: Newton-Schulz iterations of :func:`sqrtm_newton_schulz`: the iteration converges for an
 #: eigenvalue ``l`` (relative to the matrix's Frobenius norm) after about
