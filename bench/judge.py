@@ -2,6 +2,7 @@
 
     python3 bench/judge.py --photo PHOTO --painting PAINTING PICTURE [PICTURE ...]
                            [--judges vgg16-hed,vgg19] [--size 512] [--made-with B1,B2] [--json]
+                           [--measures gram,meancov,sliced]
 
 For each picture and each judge network it prints
 
@@ -19,6 +20,13 @@ judging its own pictures is flagged ``(own loss network)``; its figures are what
 optimized for, not an independent view. Every picture is resized to ``--size`` (long side);
 the photo to the picture's size, the painting to the same long side. The photo and the
 painting themselves are scored as reference rows.
+
+``--measures``: which statistic the style distance compares (default ``gram``, the column
+above). A Gram distance favours pictures made with the Gram loss, so to compare style
+losses fairly score each picture by all three: ``meancov`` (Wasserstein-2 between the fitted
+Gaussians) and ``sliced`` (sliced Wasserstein on one fixed, seeded set of directions, as many
+as the layer has channels), each normalized as tf-style's style term of that loss (style weight 1, ``STYLE_LOSS_SCALE``
+included). A ``measure`` column is then added.
 """
 
 from __future__ import annotations
@@ -48,7 +56,7 @@ def made_with(picture: Path) -> str:
 
 
 def score(pictures, photo, painting, *, judges=("vgg16-hed", "vgg19"), size=512, backbones=None,
-          makers=None):
+          makers=None, measures=("gram",)):
     """``[{picture, judge, style, content, own}]``; ``backbones`` caches loaded judges;
     ``makers`` names the backbone each picture was made with (default: its JSON)."""
     import tensorflow as tf
@@ -58,26 +66,33 @@ def score(pictures, photo, painting, *, judges=("vgg16-hed", "vgg19"), size=512,
     from tf_style.losses import PerceptualLoss
 
     backbones = {} if backbones is None else backbones
-    loss = PerceptualLoss(CONTENT_LAYERS, STYLE_LAYERS, content_weight=1.0, style_weight=1.0, tv_weight=0.0)
+    losses = {m: PerceptualLoss(CONTENT_LAYERS, STYLE_LAYERS, content_weight=1.0, style_weight=1.0, tv_weight=0.0,
+                                style_loss=m) for m in measures}
     photo_img, paint_img = im.read_image(photo), im.read_image(painting)
     rows = []
     for judge in judges:
         if judge not in backbones:
             backbones[judge] = bb.load_backbone(judge, CONTENT_LAYERS + STYLE_LAYERS, dtype="float32")
         net = backbones[judge]
-        grams = loss.style_targets(net(tf.constant(im.to_array(im.resize_long_side(paint_img, size))[None])))
+        painting_features = net(tf.constant(im.to_array(im.resize_long_side(paint_img, size))[None]))
+        # One target per measure, built once (sliced: one fixed, seeded set of directions).
+        targets_of = {m: loss.style_targets(painting_features) for m, loss in losses.items()}
         entries = [("photo (reference)", photo_img, ""), ("painting (reference)", paint_img, "")]
         makers = list(makers or []) + [None] * len(pictures)
         entries += [(str(p), im.read_image(p), m or made_with(Path(p))) for p, m in zip(pictures, makers)]
-        for label, image, maker in entries:
-            x = im.resize_long_side(image, size)
-            c = im.to_array(im.resize_to(photo_img, x.size))
-            targets = loss.content_targets(net(tf.constant(c[None])))
-            feats = net(tf.constant(im.to_array(x)[None]))
-            _, terms = loss(feats, tf.constant(im.to_array(x)[None]), targets, grams)
-            rows.append({"picture": label, "judge": judge, "made_with": maker,
-                         "own": bool(maker) and maker == judge,
-                         "style": float(terms["style"]), "content": float(terms["content"])})
+        for measure, loss in losses.items():
+            for label, image, maker in entries:
+                x = im.resize_long_side(image, size)
+                c = im.to_array(im.resize_to(photo_img, x.size))
+                targets = loss.content_targets(net(tf.constant(c[None])))
+                feats = net(tf.constant(im.to_array(x)[None]))
+                _, terms = loss(feats, tf.constant(im.to_array(x)[None]), targets, targets_of[measure])
+                row = {"picture": label, "judge": judge, "made_with": maker,
+                       "own": bool(maker) and maker == judge,
+                       "style": float(terms["style"]), "content": float(terms["content"])}
+                if measures != ("gram",):
+                    row["measure"] = measure
+                rows.append(row)
     return rows
 
 
@@ -87,15 +102,18 @@ def table(rows) -> str:
     ref = {}
     for r in rows:
         if r["picture"].endswith("(reference)"):
-            ref[(r["judge"], r["picture"].split()[0])] = r
-    lines = ["| picture | made with | judge | style distance | / photo | content distance | / painting |",
-             "| --- | --- | --- | --: | --: | --: | --: |"]
+            ref[(r["judge"], r.get("measure"), r["picture"].split()[0])] = r
+    by_measure = any("measure" in r for r in rows)
+    lines = ["| picture | made with | judge |" + (" measure |" if by_measure else "")
+             + " style distance | / photo | content distance | / painting |",
+             "| --- | --- | --- |" + (" --- |" if by_measure else "") + " --: | --: | --: | --: |"]
     for r in rows:
         judge = r["judge"] + (" (own loss network)" if r["own"] else "")
-        sp = r["style"] / max(ref[(r["judge"], "photo")]["style"], 1e-12)
-        cp = r["content"] / max(ref[(r["judge"], "painting")]["content"], 1e-12)
-        lines.append(f"| {r['picture']} | {r['made_with'] or '-'} | {judge} | {r['style']:.4f} | {sp:.4f} "
-                     f"| {r['content']:.4f} | {cp:.3f} |")
+        m = r.get("measure")
+        sp = r["style"] / max(ref[(r["judge"], m, "photo")]["style"], 1e-12)
+        cp = r["content"] / max(ref[(r["judge"], m, "painting")]["content"], 1e-12)
+        lines.append(f"| {r['picture']} | {r['made_with'] or '-'} | {judge} |" + (f" {m} |" if by_measure else "")
+                     + f" {r['style']:.4f} | {sp:.4f} | {r['content']:.4f} | {cp:.3f} |")
     return "\n".join(lines)
 
 
@@ -108,11 +126,12 @@ def main(argv=None) -> int:
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--made-with", default="", help="comma list: the backbone of each picture, when "
                    "no PICTURE.json beside it says (empty entries: read the JSON)")
+    p.add_argument("--measures", default="gram", help="style distance by gram, meancov and/or sliced")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     makers = [m.strip() for m in args.made_with.split(",")] if args.made_with else None
     rows = score(args.pictures, args.photo, args.painting, judges=args.judges.split(","), size=args.size,
-                 makers=makers)
+                 makers=makers, measures=tuple(args.measures.split(",")))
     print(json.dumps(rows) if args.json else table(rows))
     return 0
 

@@ -234,3 +234,8 @@ def test_cli_end_to_end_with_json(tmp_path, capsys, tiny, data, paintings, monke
     predictor, transformer = arbitrary.split(model)
     photo = np.random.default_rng(0).uniform(0, 255, (1, 20, 28, 3)).astype(np.float32)
     assert model([photo, photo]).shape == (1, 20, 28, 3)
+
+
+def test_arbitrary_training_takes_the_gram_loss_only():
+    with pytest.raises(OptionError, match=r"^style_loss: architecture 'arbitrary' trains with 'gram' only, got 'sliced'"):
+        TrainConfig(architecture="arbitrary", style_loss="sliced")

@@ -59,15 +59,23 @@ _OPTIMIZER_ONLY = (
     ("style_layer_weights", "--style-layer-weights"), ("init", "--init"), ("backbone", "--backbone"),
     ("weights", "--weights"), ("pooling", "--pooling"), ("seed", "--seed"), ("tile", "--tile"),
     ("tile_iterations", "--tile-iterations"), ("save_every", "--save-every"),
-    ("plot", "--plot"),
+    ("plot", "--plot"), ("style_loss", "--style-loss"),
 )
 #: ... and those only ``--method arbitrary`` reads.
 _ARBITRARY_ONLY = (("strength", "--strength"),)
 #: StylizeConfig fields among _OPTIMIZER_ONLY (the rest are the command's own).
 _OPTIMIZER_FIELDS = (
     "iterations", "pyramid", "optimizer", "learning_rate", "content_weight", "style_weight", "tv_weight",
-    "init", "backbone", "weights", "pooling", "seed", "tile", "tile_iterations", "dtype",
+    "init", "backbone", "weights", "pooling", "seed", "tile", "tile_iterations", "dtype", "style_loss",
 )
+def _add_style_loss(p, default: Optional[str], *, gatys: bool = False) -> None:
+    from tf_style.config import STYLE_LOSSES
+
+    shown = f"default {default}" if default else "default gram"
+    # No argparse `choices`: a bad value goes through the config's check, one line naming the flag.
+    p.add_argument("--style-loss", default=default, metavar="LOSS",
+                   help=f"{'[gatys] ' if gatys else ''}{', '.join(STYLE_LOSSES)}: Gram matrices (Gatys), mean and covariance "
+                        f"(Wasserstein-2 of Gaussians) or sliced Wasserstein ({shown})")
 
 
 def _add_stylize(sub) -> None:
@@ -99,6 +107,7 @@ def _add_stylize(sub) -> None:
                    help=f"[gatys] loss evaluations at the final size; coarser levels get 2x per halving (default {D.iterations})")
     p.add_argument("--pyramid", type=_int, default=None, help=f"[gatys] coarse-to-fine levels, 1 = off (default {D.pyramid})")
     p.add_argument("--optimizer", choices=("lbfgs", "adam"), default=None, help=f"[gatys] (default {D.optimizer})")
+    _add_style_loss(p, None, gatys=True)
     p.add_argument("--learning-rate", type=_float, default=None, help=f"[gatys] Adam step in pixel units (default {D.learning_rate:g})")
     p.add_argument("--content-weight", type=_float, default=None, metavar="W", help=f"[gatys] alpha (default {D.content_weight:g})")
     p.add_argument("--style-weight", type=_float, default=None, metavar="W", help=f"[gatys] beta (default {D.style_weight:g})")
@@ -331,6 +340,7 @@ def _add_train(sub) -> None:
     p.add_argument("--content-layers", type=_names, default=None, metavar="L1,L2", help="default block4_conv2")
     p.add_argument("--style-layers", type=_names, default=None, metavar="L1,L2,...",
                    help="default block1_conv1,...,block5_conv1")
+    _add_style_loss(p, None)
     p.add_argument("--style-size", type=_int, default=None,
                    help="long side of the style image for its targets (default: --size)")
     p.add_argument("--architecture", default=None,
@@ -360,7 +370,7 @@ def _add_train(sub) -> None:
 
 _TRAIN_OPTIONS = (
     "size", "batch", "steps", "learning_rate", "content_weight", "style_weight", "tv_weight",
-    "content_layers", "style_layers", "style_size", "architecture", "width", "train_predictor",
+    "content_layers", "style_layers", "style_loss", "style_size", "architecture", "width", "train_predictor",
     "predictor_size", "backbone", "pooling", "dtype", "checkpoint_every", "sample_every", "log_every", "seed",
 )
 
@@ -576,6 +586,7 @@ def _add_gallery_run_options(p, *, weights: bool) -> None:
                    help=f"loss evaluations per tile at the final size (default {D.iterations})")
     p.add_argument("--pyramid", type=_int, default=D.pyramid, help=f"coarse-to-fine levels, 1 = off (default {D.pyramid})")
     p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
+    _add_style_loss(p, D.style_loss)
     p.add_argument("--learning-rate", type=_float, default=D.learning_rate, help=f"Adam step (default {D.learning_rate:g})")
     if weights:
         p.add_argument("--content-weight", type=_float, default=D.content_weight, metavar="W", help=f"alpha (default {D.content_weight:g})")
@@ -602,7 +613,7 @@ def _gallery_config(args: argparse.Namespace):
         size=args.size, iterations=args.iterations, pyramid=args.pyramid, optimizer=args.optimizer,
         learning_rate=args.learning_rate, tv_weight=args.tv_weight, style_scale=args.style_scale,
         init=args.init, preserve_color=args.preserve_color, backbone=args.backbone,
-        weights=args.weights, pooling=args.pooling, seed=args.seed,
+        weights=args.weights, pooling=args.pooling, seed=args.seed, style_loss=args.style_loss,
     )
     for name in ("content_weight", "style_weight"):
         if hasattr(args, name):

@@ -19,6 +19,21 @@ OPTIMIZERS = ("lbfgs", "adam")
 INIT_KINDS = ("content", "style", "noise")
 POOLINGS = ("avg", "max")
 BACKBONES = ("auto", "vgg19", "vgg16", "vgg16-hed")
+#: Style losses (``tf_style.losses``): ``gram`` (Gatys et al.), ``meancov`` (Wasserstein-2
+#: between the Gaussians fitted to the features: mean and covariance), ``sliced`` (sliced
+#: Wasserstein: the whole distribution along random directions, Heitz et al. 2021).
+STYLE_LOSSES = ("gram", "meancov", "sliced")
+
+
+def check_style_loss(value: object, name: str = "style_loss") -> str:
+    """``value`` if it names a style loss, else an :class:`OptionError` naming ``name``.
+
+    >>> check_style_loss("sliced")
+    'sliced'
+    """
+    if not isinstance(value, str) or value not in STYLE_LOSSES:
+        raise OptionError(f"{name}: expected one of {', '.join(STYLE_LOSSES)}, got {value!r}")
+    return value
 #: Smallest output side we accept: VGG's five pooling stages need >= 32 px to keep
 #: a non-empty block5 feature map, and a picture smaller than that is not useful.
 MIN_SIZE = 32
@@ -198,6 +213,9 @@ class StylizeConfig:
     #: capability 8.0+, CPUs with AMX/AVX512-BF16), else float32. Emulated bfloat16 was
     #: 7-8x slower than float32 on an AVX2 CPU (bench/README.md).
     dtype: str = "auto"
+    #: The style term: ``gram``, ``meancov`` or ``sliced`` (:data:`STYLE_LOSSES`). Each is
+    #: scaled in ``tf_style.losses`` so that the same ``style_weight`` suits all three.
+    style_loss: str = "gram"
 
     def __post_init__(self) -> None:
         _positive_int("size", self.size, minimum=MIN_SIZE, maximum=MAX_SIZE)
@@ -209,6 +227,7 @@ class StylizeConfig:
         _positive_int("tile_iterations", self.tile_iterations)
         check_dtype_option(self.dtype)
         _positive_int("iterations", self.iterations)
+        check_style_loss(self.style_loss)
         _positive_int("pyramid", self.pyramid, maximum=6)
         if self.optimizer not in OPTIMIZERS:
             raise OptionError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")

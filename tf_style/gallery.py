@@ -354,6 +354,7 @@ class SweepResult:
             "size": list(self.image.size),
             "backbone": self.backbone,
             "weights": self.weights_source,
+            "style_loss": self.tiles[0][0].result.config.style_loss if self.tiles and self.tiles[0] else None,  # type: ignore[attr-defined]
             "ratios": list(self.ratios),
             "layer_sets": [list(s) for s in self.layer_sets],
             "backbone_loads": self.backbone_loads,
@@ -426,6 +427,7 @@ def _variant(base, styles: Sequence[Image.Image], config: StylizeConfig, log: Lo
 
     variant = Stylizer(styles, config, backbone=base.backbone, log=log)
     variant.loss.style_targets = base.loss.style_targets  # type: ignore[method-assign]
+    variant.loss.style_statistics = base.loss.style_statistics  # type: ignore[method-assign]
     shared = getattr(base, "_style_cache", None)
     if isinstance(shared, dict) and isinstance(getattr(variant, "_style_cache", None), dict):
         variant._style_cache = shared
@@ -577,6 +579,7 @@ class SheetResult:
             "output": None if output is None else os.fsdecode(output),
             "size": list(self.image.size),
             "backbone": self.backbone,
+            "style_loss": self.results[0].config.style_loss if self.results else None,  # type: ignore[attr-defined]
             "backbone_loads": self.backbone_loads,
             "seconds": round(self.seconds, 3),
             "interrupted": self.interrupted,

@@ -65,7 +65,9 @@ class ImageObjective:
             k: tf.Variable(v, trainable=False, name=f"content_{i}")
             for i, (k, v) in enumerate(content_targets.items())
         }
-        self._style = dict(style_grams)
+        # A mapping of tensors, or a stateful target (``losses.SlicedTarget``) whose variables
+        # the loss reads, so redrawn directions need no retrace.
+        self._style = dict(style_grams) if isinstance(style_grams, Mapping) else style_grams
         self._step = tf.function(self._loss_and_grad)
 
     def _loss_and_grad(self):
@@ -74,6 +76,15 @@ class ImageObjective:
             total, terms = self._loss(features, self.image, self._content, self._style)
         grad = tape.gradient(total, self.image)
         return terms, grad
+
+    @property
+    def redraw_every(self) -> int:
+        """Evaluations between redraws of the loss's random directions (0: never; ``sliced``)."""
+        return int(getattr(self._loss, "redraw_every", 0))
+
+    def redraw(self) -> bool:
+        """Fresh random directions for a ``sliced`` style loss (read through variables: no retrace)."""
+        return bool(self._loss.redraw(self._style))
 
     def set_content(self, content_targets: Mapping[str, tf.Tensor]) -> None:
         """Swap the content targets (same shapes) without retracing."""
@@ -115,9 +126,14 @@ def lbfgs(
     history: List[Dict[str, float]] = []
 
     scale = {"f": None}
+    # A sliced style loss redraws its directions every `every` evaluations. L-BFGS assumes one
+    # fixed function (its line search and curvature pairs compare values and gradients), so
+    # each set of directions gets its own L-BFGS run, restarted from the best image so far.
+    every = objective.redraw_every if hasattr(objective, "redraw_every") else 0
+    limit = {"n": iterations}
 
     def fun(x: np.ndarray):
-        if len(history) >= iterations:  # SciPy may overshoot maxfun by a line-search step
+        if len(history) >= limit["n"]:  # SciPy may overshoot maxfun by a line-search step
             raise _Budget
         objective.image.assign(x.reshape(shape).astype(np.float32))
         terms_t, grad = objective.evaluate()
@@ -148,17 +164,26 @@ def lbfgs(
         # until the budget is spent, unless restarts stop helping.
         while len(history) < iterations and stalls < 3:
             before = best["loss"]
-            remaining = iterations - len(history)
-            minimize(
-                fun, start, jac=True, method="L-BFGS-B", bounds=bounds,
-                # ftol/gtol 0: run the evaluations asked for; the loss scale is arbitrary.
-                options={"maxiter": remaining, "maxfun": remaining, "maxcor": history_size,
-                         "ftol": 0.0, "gtol": 0.0},
-            )
-            stalls = stalls + 1 if best["loss"] >= before else 0
+            limit["n"] = min(iterations, len(history) + every) if every else iterations
+            remaining = limit["n"] - len(history)
+            try:
+                minimize(
+                    fun, start, jac=True, method="L-BFGS-B", bounds=bounds,
+                    # ftol/gtol 0: run the evaluations asked for; the loss scale is arbitrary.
+                    options={"maxiter": remaining, "maxfun": remaining, "maxcor": history_size,
+                             "ftol": 0.0, "gtol": 0.0},
+                )
+            except _Budget:
+                if len(history) >= iterations:
+                    break
             start = best["x"].astype(np.float64).ravel()
-    except _Budget:
-        pass
+            if every and len(history) >= limit["n"] and len(history) < iterations:
+                objective.redraw()
+                # Losses under other directions do not compare: the best image is now judged
+                # by the new ones, starting with the one we restart from.
+                best["loss"], stalls = math.inf, 0
+                continue
+            stalls = stalls + 1 if best["loss"] >= before else 0
     except KeyboardInterrupt:
         interrupted = True
     return OptimizeOutcome(best["x"], history, len(history), interrupted)
@@ -261,8 +286,11 @@ def adam(
     history: List[Dict[str, float]] = []
     best = {"loss": math.inf, "x": np.asarray(x0, np.float32).reshape(shape[1:]).copy()}
     interrupted = False
+    every = objective.redraw_every if hasattr(objective, "redraw_every") else 0
     try:
-        for _ in range(iterations):
+        for i in range(iterations):
+            if every and i and i % every == 0 and objective.redraw():
+                best["loss"] = math.inf  # losses under other directions do not compare
             before = objective.image.numpy()[0]
             terms = _floats(step())  # the loss of `before`
             history.append(terms)

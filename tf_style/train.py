@@ -59,7 +59,7 @@ from tf_style import arbitrary
 from tf_style import backbones as bb
 from tf_style import image as im
 from tf_style import networks, tfimage
-from tf_style.config import BACKBONES
+from tf_style.config import BACKBONES, check_dtype_option, check_style_loss
 from tf_style.errors import (
     DataError,
     NonFiniteLossError,
@@ -174,6 +174,8 @@ class TrainConfig:
     #: The loss network's convolutions: ``float32``, ``bfloat16`` or ``auto`` (bfloat16
     #: where it runs natively); the network being trained and the losses stay float32.
     dtype: str = "auto"
+    #: The style term: ``gram``, ``meancov`` or ``sliced`` (``tf_style.losses``).
+    style_loss: str = "gram"
     checkpoint_every: int = 500
     sample_every: int = 500
     log_every: int = 50
@@ -230,8 +232,12 @@ class TrainConfig:
             raise OptionError(f"backbone: expected one of {', '.join(BACKBONES)}, got {self.backbone!r}")
         if self.pooling not in ("avg", "max"):
             raise OptionError(f"pooling: expected 'avg' or 'max', got {self.pooling!r}")
-        if self.dtype not in ("auto", "float32", "bfloat16"):
-            raise OptionError(f"dtype: expected auto, float32 or bfloat16, got {self.dtype!r}")
+        check_dtype_option(self.dtype)
+        check_style_loss(self.style_loss)
+        if arb and self.style_loss != "gram":
+            # Each batch element has its own painting: the targets are per-example Grams.
+            raise OptionError(f"style_loss: architecture {ARBITRARY!r} trains with 'gram' only, "
+                              f"got {self.style_loss!r}")
         _int_option("checkpoint_every", self.checkpoint_every, 1)
         _int_option("sample_every", self.sample_every, 0)
         _int_option("log_every", self.log_every, 1)
@@ -473,6 +479,7 @@ class TrainResult:
             "width": self.config.width,
             "size": self.config.size,
             "batch": self.config.batch,
+            "style_loss": self.config.style_loss,
             "start_step": self.start_step,
             "step": self.step,
             "steps": self.config.steps,
@@ -713,9 +720,12 @@ def train(
     pinned = saved.get("backbone") if (latest is not None and saved) else None
     backbone, loss = _criterion(cfg, backbone, pinned, log)
     style_side = cfg.style_size or cfg.size
+    style_grams = None
     if not arb:
         style_arr = im.to_array(im.resize_long_side(style_img, style_side))[None]
-        style_grams = {k: tf.constant(v) for k, v in loss.style_targets(backbone(style_arr)).items()}
+        style_grams = loss.style_targets(backbone(style_arr))
+        if cfg.style_loss == "gram":
+            style_grams = {k: tf.constant(v) for k, v in style_grams.items()}
 
     with _writing("the run folder", out):
         out.mkdir(parents=True, exist_ok=True)
@@ -824,6 +834,8 @@ def train(
                 position_before = total_position()
                 terms_t = train_step(next(iterator))
                 step = int(step_var.numpy())
+                if loss.redraw_every and step % loss.redraw_every == 0:
+                    loss.redraw(style_grams)  # sliced: fresh directions, read through variables
                 terms = {k: float(v) for k, v in terms_t.items()}
                 if not all(math.isfinite(v) for v in terms.values()):
                     bad = ", ".join(f"{k}={v:.4g}" for k, v in terms.items())
@@ -919,7 +931,7 @@ def _criterion(cfg: TrainConfig, backbone: Optional[bb.Backbone], pinned: Option
         style_layers = backbone.check_layers(cfg.style_layers, option="style_layers")
     loss = PerceptualLoss(
         content_layers, style_layers, content_weight=cfg.content_weight,
-        style_weight=cfg.style_weight, tv_weight=cfg.tv_weight,
+        style_weight=cfg.style_weight, tv_weight=cfg.tv_weight, style_loss=cfg.style_loss, seed=cfg.seed,
     )
     return backbone, loss
 

@@ -75,6 +75,7 @@ class StylizeResult:
             "weights": self.weights_source,
             "dtype": self.dtype,
             "optimizer": self.config.optimizer,
+            "style_loss": self.config.style_loss,
             "iterations": self.iterations,
             "levels": [list(s) for s in self.sizes],
             "seconds": round(self.seconds, 3),
@@ -177,6 +178,8 @@ class Stylizer:
             style_weight=config.style_weight,
             tv_weight=config.tv_weight,
             style_layer_weights=config.style_layer_weights,
+            style_loss=config.style_loss,
+            seed=config.seed,
         )
         self._style_cache: Dict[int, Dict[str, tf.Tensor]] = {}
         self._objectives: Dict[Tuple[int, int, int], ImageObjective] = {}
@@ -185,24 +188,31 @@ class Stylizer:
 
     # -- targets ---------------------------------------------------------------
     def style_grams(self, output_long_side: int) -> Dict[str, tf.Tensor]:
-        """Blended Gram targets for an output of this long side (cached).
+        """Blended style targets (Gram matrices for the ``gram`` loss) for an output of this long side (cached).
 
         Blending Grams equals blending the per-style losses up to a constant, since
         ``sum_k w_k |G - A_k|^2 = |G - sum_k w_k A_k|^2 + const`` when the weights sum to 1.
+        Other style losses blend as ``PerceptualLoss.blend_targets`` says (``meancov``: the
+        Gaussian of the mixture; ``sliced``: the quantile functions, a barycenter).
         """
         side = max(16, round(output_long_side * self.config.style_scale))
         if side not in self._style_cache:
             grams: Dict[str, tf.Tensor] = {}
+            stats = []
             tile = self.config.tile
             for weight, image in zip(self.blend, self.style_images):
                 x = im.to_array(im.resize_long_side(image, side))
                 if tile and side > 2 * tile:  # too large for one pass: the same Gram, in tiles
+                    self._check_tiles(f"a {side} px style image")
                     g = tl.tiled_grams(self.backbone, x, self.style_layers, tile, _overlap(tile))
+                elif self.loss.style_loss != "gram":
+                    stats.append((weight, self.loss.style_statistics(self.backbone(tf.constant(x[None])))))
+                    continue
                 else:
                     g = self.loss.style_targets(self.backbone(tf.constant(x[None])))
                 for k, v in g.items():
                     grams[k] = grams[k] + weight * v if k in grams else weight * v
-            self._style_cache[side] = grams
+            self._style_cache[side] = self.loss.blend_targets(stats) if stats else grams
             self.style_target_builds += 1
         return self._style_cache[side]
 
@@ -244,6 +254,8 @@ class Stylizer:
                 f"{content_img.size[1]} photo; each side must be >= {MIN_SIZE} px (use a larger --size)"
             )
         tiled = [self._tiled(size) for size in sizes]
+        if any(tiled):
+            self._check_tiles(f"a {max(sizes[-1])} px picture")
         biggest_whole = max([sz for sz, t in zip(sizes, tiled) if not t], default=(0, 0),
                             key=lambda sz: sz[0] * sz[1])
         tile_side = min(cfg.tile, max(w, h)) if any(tiled) else 0
@@ -392,6 +404,15 @@ class Stylizer:
         if self.config.preserve_color:
             image = im.to_pil(im.luminance_image(im.to_array(image)))
         return im.to_array(im.resize_to(image, (lw, lh)))
+
+    def _check_tiles(self, what: str) -> None:
+        """Tiles add up whole-picture Gram matrices; the other losses need every position at once."""
+        if self.config.style_loss != "gram":
+            raise OptionError(
+                f"style_loss: {self.config.style_loss} does not work with tiles ({what} is more than "
+                f"2 x tile {self.config.tile} px); use style_loss gram, tile 0 (needs the memory) "
+                f"or a smaller size"
+            )
 
     def _tiled(self, size: Tuple[int, int]) -> bool:
         return bool(self.config.tile) and max(size) > 2 * self.config.tile
