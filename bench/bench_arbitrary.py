@@ -32,7 +32,6 @@ import argparse
 import os
 import platform
 import shlex
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,15 +42,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from bench_export import _fmt, _psnr, _timed_round_robin  # noqa: E402  (the same table helpers)
+
 PHOTO = ROOT / "examples" / "images" / "tubingen.jpg"
 PAINTING = ROOT / "examples" / "images" / "the_scream.jpg"
-
-
-def _psnr(a, b) -> float:
-    import numpy as np
-
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def _cpu() -> str:
@@ -85,24 +79,6 @@ def _ort_session(name: str, threads: int, *, dynamic: bool):
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-
-
-def _timed_round_robin(calls: dict, runs: int) -> dict:
-    for call in calls.values():  # warm-up (graph set-up, XNNPACK packing)
-        call()
-    times = {key: [] for key in calls}
-    for _ in range(runs):
-        for key, call in calls.items():
-            start = time.perf_counter()
-            call()
-            times[key].append(1000.0 * (time.perf_counter() - start))
-    return times
-
-
-def _fmt(times) -> str:
-    if not times:
-        return "-"
-    return f"{statistics.median(times):.0f} ({min(times):.0f})"
 
 
 def main(argv=None) -> int:

@@ -43,7 +43,7 @@ import tempfile
 import uuid
 from numbers import Integral
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import keras
 import numpy as np
@@ -505,14 +505,25 @@ def convert_tflite(
         )
 
     shape = [1, None, None, 3] if size is None else [1, *size, 3]
-    with tempfile.TemporaryDirectory(prefix="tf_style_tflite_") as tmp:
+
+    def write(tmp: str) -> None:
         # Through a SavedModel with a fixed batch of 1: from_concrete_functions lost the
         # weights, and an unknown batch size failed after the upsampling.
+        model.export(tmp, format="tf_saved_model", verbose=False,
+                     input_signature=[tf.TensorSpec(shape, tf.float32, name="image")])
+
+    return saved_model_to_tflite(write, quantization, lambda: ([s] for s in samples), repr(model.name))
+
+
+def saved_model_to_tflite(write: Callable[[str], None], quantization: str,
+                          representative: Callable[[], Any], what: str) -> bytes:
+    """The one TFLite conversion: ``write(folder)`` writes a temporary SavedModel, converted
+    with builtin ops only at ``quantization`` (``representative`` feeds int8 calibration);
+    errors name ``what``. Used by :func:`convert_tflite` and the arbitrary-style export.
+    """
+    with tempfile.TemporaryDirectory(prefix="tf_style_tflite_") as tmp:
         try:
-            model.export(
-                tmp, format="tf_saved_model", verbose=False,
-                input_signature=[tf.TensorSpec(shape, tf.float32, name="image")],
-            )
+            write(tmp)
         except Exception as err:  # noqa: BLE001 - a full or size-limited temp folder
             raise OutputError(
                 f"cannot write the temporary SavedModel for the conversion in {tmp}: "
@@ -526,20 +537,20 @@ def convert_tflite(
             converter.target_spec.supported_types = [tf.float16]
         elif quantization == "int8":
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.representative_dataset = lambda: ([s] for s in samples)
+            converter.representative_dataset = representative
             converter.inference_input_type = tf.float32
             converter.inference_output_type = tf.float32
         try:
             flatbuffer = converter.convert()
         except Exception as err:  # noqa: BLE001 - converter errors are many types
             raise ConversionError(
-                f"cannot convert {model.name!r} to TFLite ({quantization}): "
+                f"cannot convert {what} to TFLite ({quantization}): "
                 f"{type(err).__name__}: {_one_line(err)}"
             ) from None
     custom = [op for op in tflite_ops(flatbuffer) if not _is_builtin_name(op)]
     if custom:
         raise ConversionError(
-            f"the TFLite model uses non-builtin ops: {', '.join(sorted(set(custom)))}"
+            f"the TFLite model ({what}) uses non-builtin ops: {', '.join(sorted(set(custom)))}"
         )
     return bytes(flatbuffer)
 

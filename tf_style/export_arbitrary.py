@@ -62,7 +62,6 @@ from tf_style import export as ex
 from tf_style import image as im
 from tf_style import tfimage
 from tf_style.errors import (
-    ConversionError,
     ImageSizeError,
     ModelLoadError,
     OptionError,
@@ -363,35 +362,13 @@ def _calibration_sets(model: keras.Model, photos: Sequence[Any], paintings: Sequ
 
 def _convert(fn, signature: List[tf.TensorSpec], model: keras.Model, quantization: str,
              representative, what: str) -> bytes:
-    with tempfile.TemporaryDirectory(prefix="tf_style_tflite_") as tmp:
-        try:
-            archive = keras.export.ExportArchive()
-            archive.track(model)
-            archive.add_endpoint("serving_default", fn, input_signature=signature)
-            archive.write_out(tmp, verbose=False)
-        except Exception as err:  # noqa: BLE001 - a full or size-limited temp folder
-            raise OutputError(f"cannot write the temporary SavedModel for the conversion in {tmp}: "
-                              f"{im.write_error_reason(err)} (TMPDIR chooses that folder)") from None
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if quantization != "none":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        if quantization == "float16":
-            converter.target_spec.supported_types = [tf.float16]
-        elif quantization == "int8":
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.representative_dataset = representative
-            converter.inference_input_type = tf.float32
-            converter.inference_output_type = tf.float32
-        try:
-            flatbuffer = bytes(converter.convert())
-        except Exception as err:  # noqa: BLE001 - converter errors are many types
-            raise ConversionError(f"cannot convert the {what} to TFLite ({quantization}): "
-                                  f"{type(err).__name__}: {ex._one_line(err)}") from None
-    custom = sorted({op for op in ex.tflite_ops(flatbuffer) if op.startswith("custom:")})
-    if custom:
-        raise ConversionError(f"the TFLite {what} uses non-builtin ops: {', '.join(custom)}")
-    return flatbuffer
+    def write(tmp: str) -> None:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.add_endpoint("serving_default", fn, input_signature=signature)
+        archive.write_out(tmp, verbose=False)
+
+    return ex.saved_model_to_tflite(write, quantization, representative, f"the {what}")
 
 
 def convert_arbitrary_tflite(
