@@ -5,6 +5,8 @@ import json
 
 import numpy as np
 import pytest
+
+import helpers
 import scipy.linalg
 import tensorflow as tf
 from PIL import Image
@@ -161,17 +163,7 @@ def test_style_loss_option_is_validated_with_its_name():
         PerceptualLoss(["a"], ["a"], style_loss="nope")
 
 
-def _photo(w=48, h=40, seed=0):
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w]
-    base = np.stack([xx * 255 / w, yy * 255 / h, np.full_like(xx, 128.0)], -1)
-    return (base * 0.8 + rng.uniform(0, 50, size=(h, w, 3))).clip(0, 255).astype(np.uint8)
-
-
-def _painting(w=40, h=40, seed=1):
-    rng = np.random.default_rng(seed)
-    stripes = (np.sin(np.arange(w) / 1.5)[None, :, None] * 120 + 128) * np.array([1.0, 0.3, 0.6])
-    return (np.broadcast_to(stripes, (h, w, 3)) + rng.normal(0, 10, (h, w, 3))).clip(0, 255).astype(np.uint8)
+_photo, _painting = helpers.photo, helpers.painting  # tests/helpers.py
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])

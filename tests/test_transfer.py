@@ -4,6 +4,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+
+import helpers
 from PIL import Image
 
 from tf_style import backbones as bb
@@ -20,17 +22,7 @@ def tiny():
     return bb.tiny_backbone(("block1_conv1", "block2_conv1", "block3_conv1"))
 
 
-def _photo(w=48, h=40, seed=0):
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w]
-    base = np.stack([xx * 255 / w, yy * 255 / h, np.full_like(xx, 128.0)], -1)
-    return (base * 0.8 + rng.uniform(0, 50, size=(h, w, 3))).clip(0, 255).astype(np.uint8)
-
-
-def _painting(w=40, h=40, seed=1):
-    rng = np.random.default_rng(seed)
-    stripes = (np.sin(np.arange(w) / 1.5)[None, :, None] * 120 + 128) * np.array([1.0, 0.3, 0.6])
-    return (np.broadcast_to(stripes, (h, w, 3)) + rng.normal(0, 10, (h, w, 3))).clip(0, 255).astype(np.uint8)
+_photo, _painting = helpers.photo, helpers.painting  # tests/helpers.py
 
 
 def _run(tiny, **options):

@@ -166,6 +166,16 @@ def _check_size(size: object) -> Optional[int]:
     return int(size)
 
 
+def _read_photo(image: im.ImageLike, size: Optional[int]) -> Tuple[Image.Image, np.ndarray]:
+    """The photo, resized to a long side of ``size`` (None: as it is) and checked, and its array."""
+    photo = im.read_image(image)
+    if size is not None:
+        photo = im.resize_long_side(photo, size)
+    name = os.fsdecode(image) if isinstance(image, (str, os.PathLike)) else "image"
+    im.check_min_size(photo, networks.MIN_SIZE, name=name)
+    return photo, im.to_array(photo)
+
+
 def _check_strength(strength: object) -> float:
     if isinstance(strength, np.ndarray) and strength.ndim == 0:
         strength = strength.item()
@@ -218,13 +228,7 @@ class FastStylizer:
         """
         _check_no_style(style, self.source)
         strength = _check_strength(strength)
-        size = _check_size(size)
-        photo = im.read_image(image)
-        if size is not None:
-            photo = im.resize_long_side(photo, size)
-        name = os.fsdecode(image) if isinstance(image, (str, os.PathLike)) else "image"
-        im.check_min_size(photo, networks.MIN_SIZE, name=name)
-        arr = im.to_array(photo)
+        photo, arr = _read_photo(image, _check_size(size))
         fixed = getattr(self._forward, "input_size", None)
         if fixed is not None:  # a TFLite model converted for one size: resize there and back
             h, w = fixed
@@ -304,13 +308,7 @@ class ArbitraryStylizer:
             raise OptionError(f"style: {self.source} is an arbitrary-style model; give the painting "
                               f"(style=..., --style PAINTING)")
         strength = _check_strength(strength)
-        size = _check_size(size)
-        photo = im.read_image(image)
-        if size is not None:
-            photo = im.resize_long_side(photo, size)
-        name = os.fsdecode(image) if isinstance(image, (str, os.PathLike)) else "image"
-        im.check_min_size(photo, networks.MIN_SIZE, name=name)
-        arr = im.to_array(photo)
+        photo, arr = _read_photo(image, _check_size(size))
         vector = self.style_vector(style)
         if strength < 1.0:
             own = np.asarray(self.runner.style_vector(arr), np.float32)

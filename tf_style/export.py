@@ -391,17 +391,30 @@ def _write_saved_model(model: keras.Model, endpoints, path: PathLike, force: boo
     """Write ``model`` with ``endpoints`` (name, function, input signature) atomically."""
     out = Path(os.fspath(path))
     _check_output(out, force, directory=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    old = None
-    try:
+
+    def fill(tmp: Path) -> None:
         archive = keras.export.ExportArchive()
         archive.track(model)
         for name, fn, signature in endpoints:
             archive.add_endpoint(name, fn, input_signature=signature)
         archive.write_out(str(tmp), verbose=False)
+
+    return write_dir_atomically(out, fill, lambda: _check_output(out, force, directory=True))
+
+
+def write_dir_atomically(out: Path, fill: Callable[[Path], None], recheck: Callable[[], Any]) -> Path:
+    """The one atomic folder write: ``fill(tmp)`` writes a temporary folder beside ``out``,
+    ``recheck()`` runs again just before an existing ``out`` is replaced (it may have appeared
+    since the caller's check), then ``tmp`` takes ``out``'s place. Any failure is an
+    :class:`OutputError`, with the previous ``out`` untouched and no temporary left.
+    """
+    tmp: Optional[Path] = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    old = None
+    try:
+        fill(tmp)
         os.chmod(tmp, 0o777 & ~im._umask())  # mkdtemp makes it 0700
         if out.exists() or out.is_symlink():
-            _check_output(out, force, directory=True)  # again: it may have appeared since
+            recheck()
             old = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.old"
             os.replace(out, old)
         os.replace(tmp, out)

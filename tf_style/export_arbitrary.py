@@ -45,9 +45,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
-import uuid
 import zipfile
 from numbers import Integral
 from pathlib import Path
@@ -59,14 +56,12 @@ import tensorflow as tf
 
 from tf_style import arbitrary as ar
 from tf_style import export as ex
-from tf_style import image as im
 from tf_style import tfimage
 from tf_style.errors import (
     ImageSizeError,
     ModelLoadError,
     OptionError,
     OutputError,
-    TfStyleError,
 )
 
 __all__ = [
@@ -470,29 +465,12 @@ def save_arbitrary_tflite(pair: Tuple[bytes, bytes], path: PathLike, *, force: b
     if not isinstance(pair, (tuple, list)) or len(pair) != 2:
         raise OptionError("pair must be (style_predict, style_transfer) flatbuffers")
     out = check_tflite_dir(path, force=force)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    old = None
-    try:
+
+    def fill(tmp: Path) -> None:
         for name, flatbuffer in zip((PREDICT_TFLITE, TRANSFER_TFLITE), pair):
             ex.save_tflite(flatbuffer, tmp / name)
-        os.chmod(tmp, 0o777 & ~im._umask())  # mkdtemp makes it 0700
-        if out.exists() or out.is_symlink():
-            check_tflite_dir(out, force=force)  # again: it may have appeared since
-            old = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.old"
-            os.replace(out, old)
-        os.replace(tmp, out)
-        tmp = None
-    except TfStyleError:
-        raise
-    except Exception as err:  # noqa: BLE001
-        raise OutputError(f"cannot write {out}: {im.write_error_reason(err)}") from None
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    im._fsync_dir(str(out.parent))
-    return out
+
+    return ex.write_dir_atomically(out, fill, lambda: check_tflite_dir(out, force=force))
 
 
 # --------------------------------------------------------------------------- runners
