@@ -74,16 +74,74 @@ def test_blend_masks_write_every_pixel_fully(hw):
     np.testing.assert_allclose(canvas, target, rtol=1e-5, atol=1e-3)
 
 
-def test_tiled_grams_equal_the_whole_image_grams(tiny):
+def _gradient_image():
     rng = np.random.default_rng(1)
     yy, xx = np.mgrid[0:150, 0:200]
-    image = (np.stack([xx, yy, (xx + yy) / 2], -1) * 0.8 + rng.uniform(0, 60, (150, 200, 3))).astype(np.float32)
-    whole = {k: gram_matrix(v) for k, v in tiny(tf.constant(image[None])).items()}
-    tiled = tl.tiled_grams(tiny, image, LAYERS, 64, 16)
+    return (np.stack([xx, yy, (xx + yy) / 2], -1) * 0.8 + rng.uniform(0, 60, (150, 200, 3))).astype(np.float32)
+
+
+def test_tiled_statistics_equal_the_whole_image_mean_and_gram(tiny):
+    image = _gradient_image()
+    maps = tiny(tf.constant(image[None]))
+    tiled = tl.tiled_statistics(tiny, image, LAYERS, 64, 16)
+    grams = tl.tiled_grams(tiny, image, LAYERS, 64, 16)
     for name in LAYERS:
-        a, b = whole[name].numpy(), tiled[name].numpy()
-        assert b.shape == a.shape
-        assert np.abs(a - b).max() / np.abs(a).max() < 0.03, name
+        f = maps[name].numpy()
+        whole_mean, whole_gram = f.mean(axis=(1, 2)), gram_matrix(maps[name]).numpy()
+        mean, gram = (t.numpy() for t in tiled[name])
+        assert mean.shape == whole_mean.shape and gram.shape == whole_gram.shape
+        # Only what the cores' distance from the tile edges leaves of the receptive field differs.
+        assert np.abs(gram - whole_gram).max() / np.abs(whole_gram).max() < 0.03, name
+        assert np.abs(mean - whole_mean).max() / np.abs(whole_mean).max() < 0.03, name
+        np.testing.assert_array_equal(grams[name].numpy(), gram)
+
+
+def test_tiled_features_are_every_core_position_or_a_sample(tiny):
+    image = _gradient_image()
+    feats = tl.tiled_features(tiny, image, LAYERS, 64, 16)
+    for name in LAYERS:
+        whole = tiny(tf.constant(image[None]))[name]
+        n, c = int(whole.shape[1]) * int(whole.shape[2]), int(whole.shape[-1])
+        # The cores partition the picture; a tile's pooled grid is offset from the picture's
+        # by a fraction of a cell where it does not start at a multiple of the pooling, so a
+        # core edge may gain or lose a row or column there.
+        assert feats[name].shape[0] == 1 and feats[name].shape[2:] == (1, c)
+        assert abs(feats[name].shape[1] - n) <= 0.01 * n, (name, feats[name].shape, n)
+        mean, whole_mean = feats[name].numpy().mean(axis=(1, 2)), whole.numpy().mean(axis=(1, 2))
+        assert np.abs(mean - whole_mean).max() / np.abs(whole_mean).max() < 0.03, name
+    sample = tl.tiled_features(tiny, image, LAYERS, 64, 16, limit=500)
+    assert all(sample[name].shape[1] == 500 for name in LAYERS)
+
+
+@pytest.mark.parametrize("kind", ["gram", "meancov"])
+def test_tile_objective_sees_the_whole_pictures_statistics(tiny, kind):
+    """In the tile objective's graph, this tile's core plus the rest's moment sums give the
+    statistics of the whole canvas: those :func:`tiled_statistics` computes outside it."""
+    from tf_style.losses import PerceptualLoss
+
+    image = _gradient_image()
+    h, w = image.shape[:2]
+    boxes, cores = tl.tile_boxes(h, w, 64, 16), tl.tile_cores(h, w, 64, 16)
+    loss = PerceptualLoss(["block2_conv1"], LAYERS, style_weight=1.0, style_loss=kind)
+    content = loss.content_targets(tiny(tf.constant(image[None, :64, :64])))
+    targets = loss.style_targets(tiny(tf.constant(image[None])))
+    objective = tl.TileObjective(tiny, loss, content, targets, (1, 64, 64, 3))
+    own = [(ct - t, cl - l, cb - t, cr - l) for (t, l, _, _), (ct, cl, cb, cr) in zip(boxes, cores)]
+    sums = [objective.core_sums(image[t:b, l:r], o) for (t, l, b, r), o in zip(boxes, own)]
+    expected = tl.tiled_statistics(tiny, image, LAYERS, 64, 16)
+    k = 4
+    t, l, b, r = boxes[k]
+    objective.set_tile(own[k], {n: tf.add_n([s[n] for j, s in enumerate(sums) if j != k]) for n in LAYERS},
+                       share=0.1)
+    objective.image.assign(image[None, t:b, l:r])
+    got = objective._whole_statistics(tiny(objective.image))
+    for n in LAYERS:
+        mean, gram = expected[n]
+        if kind == "gram":
+            np.testing.assert_allclose(got[n].numpy(), gram.numpy(), rtol=1e-4, atol=1e-4)
+        else:
+            np.testing.assert_allclose(got[n][0].numpy(), mean.numpy(), rtol=1e-4, atol=1e-4)
+            np.testing.assert_allclose(got[n][1].numpy(), gram.numpy(), rtol=1e-4, atol=1e-4)
 
 
 def _photo(w=320, h=240, seed=0):

@@ -425,7 +425,11 @@ class PerceptualLoss:
             return style_loss(gram_matrix(features) if gram is None else gram, target), self._scale(target)
         factor = STYLE_LOSS_SCALE[self.style_loss]
         if self.style_loss == "meancov":
-            mean, cov = mean_covariance(features)
+            if gram is None:
+                mean, cov = mean_covariance(features)
+            else:  # the whole picture's (mean, Gram), from tiles
+                mean, second = gram
+                cov = second - mean[:, :, None] * mean[:, None, :]
             cov = cov + COVARIANCE_RIDGE * target["scale"] * tf.eye(int(cov.shape[-1]))
             value = meancov_loss(mean, cov, target["mean"], target["cov"], target["sqrt"])
             energy = target["scale"]
@@ -445,7 +449,9 @@ class PerceptualLoss:
         style_grams: Mapping[str, tf.Tensor],
         grams: Optional[Mapping[str, tf.Tensor]] = None,
     ) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
-        """``grams`` replaces the Gram matrices of ``features`` (tiles pass the whole picture's)."""
+        """``grams`` replaces the statistics of ``features`` that the style loss matches (tiles
+        pass the whole picture's): per layer the Gram matrix for ``gram``, (mean, Gram) for
+        ``meancov``; ``sliced`` compares sorted features and takes none."""
         zero = tf.constant(0.0, tf.float32)
         content = zero
         if self.content_weight:
@@ -457,8 +463,8 @@ class PerceptualLoss:
             ) / float(len(self.content_layers))
         style = zero
         if self.style_weight:
-            if grams is not None and self.style_loss != "gram":
-                raise ValueError(f"grams: whole-picture Grams serve the gram loss only, not {self.style_loss!r}")
+            if grams is not None and self.style_loss == "sliced":
+                raise ValueError("grams: the sliced loss compares sorted features, not summed statistics")
             style = tf.add_n(
                 [
                     w * value / energy
@@ -470,5 +476,12 @@ class PerceptualLoss:
                 ]
             )
         tv = total_variation(images) if self.tv_weight else zero
-        total = self.content_weight * content + self.style_weight * style + self.tv_weight * tv
-        return total, {"total": total, "content": content, "style": style, "tv": tv}
+        terms = {"content": content, "style": style, "tv": tv}
+        total = self.weighted_total(terms)
+        return total, {"total": total, **terms}
+
+    def weighted_total(self, terms: Mapping[str, object]):
+        """``alpha * content + beta * style + tv_weight * tv`` of ``terms`` (tensors or floats):
+        the one place the weights combine, also for terms that tiles add up."""
+        return (self.content_weight * terms["content"] + self.style_weight * terms["style"]
+                + self.tv_weight * terms["tv"])

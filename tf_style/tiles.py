@@ -23,8 +23,8 @@ import tensorflow as tf
 
 from tf_style.optimize import ImageObjective
 
-__all__ = ["Box", "axis_starts", "tile_boxes", "blend_mask", "core_cuts", "tile_cores", "tiled_grams",
-           "TileObjective"]
+__all__ = ["Box", "axis_starts", "tile_boxes", "blend_mask", "core_cuts", "tile_cores", "core_moments",
+           "moments_statistics", "tiled_statistics", "tiled_features", "tiled_grams", "TileObjective"]
 
 #: (top, left, bottom, right), bottom/right exclusive.
 Box = Tuple[int, int, int, int]
@@ -99,6 +99,89 @@ def tile_cores(height: int, width: int, tile: int, overlap: int) -> List[Box]:
     return [(r0, c0, r1, c1) for (r0, r1) in rows for (c0, c1) in cols]
 
 
+def core_moments(maps: Mapping[str, tf.Tensor], core: Box, tile_hw: Tuple[int, int],
+                 layers: Sequence[str]) -> Dict[str, tf.Tensor]:
+    """Per layer, the moment sums of the positions of ``core`` (a box inside the tile of
+    ``tile_hw`` pixels) as one ``[C + 1, C + 1]`` matrix ``[[sum f f^T, sum f], [sum f^T, n]]``.
+
+    Appending a constant 1 to every feature vector makes one matmul give the second moments,
+    the first moments and the count, so sums over tiles add and subtract as single tensors;
+    :func:`moments_statistics` turns them into the Gram matrix and the mean.
+    """
+    out = {}
+    for name in layers:
+        f = tf.cast(maps[name], tf.float32)
+        y0, x0, y1, x1 = _core_in_grid(core, tile_hw, (int(f.shape[1]), int(f.shape[2])))
+        flat = tf.reshape(f[0, y0:y1, x0:x1], [-1, f.shape[-1]])
+        flat = tf.concat([flat, tf.ones_like(flat[:, :1])], axis=1)
+        out[name] = tf.matmul(flat, flat, transpose_a=True)
+    return out
+
+
+def moments_statistics(moments: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+    """``[C + 1, C + 1]`` moment sums (:func:`core_moments`) -> (mean ``[1, C]``, Gram
+    ``[1, C, C]``), both normalized by the count of positions: the statistics the losses match."""
+    count = tf.maximum(moments[-1, -1], 1.0)
+    return (moments[-1, :-1] / count)[None], (moments[:-1, :-1] / count)[None]
+
+
+def tiled_statistics(
+    features: Callable[[tf.Tensor], Mapping[str, tf.Tensor]],
+    image: np.ndarray,
+    layers: Sequence[str],
+    tile: int,
+    overlap: int,
+) -> Dict[str, Tuple[tf.Tensor, tf.Tensor]]:
+    """(mean ``[1, C]``, Gram ``[1, C, C]``) of the whole ``image`` (HxWx3) per layer,
+    computed tile by tile: each tile contributes the positions of its core only, so every
+    position counts once and none sits near a tile edge (where padding distorts).
+
+    Equals the whole image's statistics up to what the cores' distance from the tile edges
+    (``overlap / 2``) leaves of the backbone's receptive field.
+    """
+    h, w = image.shape[:2]
+    boxes, cores = tile_boxes(h, w, tile, overlap), tile_cores(h, w, tile, overlap)
+    sums: Dict[str, tf.Tensor] = {}
+    for (top, left, bottom, right), (ct, cl, cb, cr) in zip(boxes, cores):
+        maps = features(tf.constant(image[None, top:bottom, left:right].astype(np.float32)))
+        own = core_moments(maps, (ct - top, cl - left, cb - top, cr - left), (bottom - top, right - left), layers)
+        for name, m in own.items():
+            sums[name] = sums[name] + m if name in sums else m
+    return {name: moments_statistics(sums[name]) for name in layers}
+
+
+def tiled_features(
+    features: Callable[[tf.Tensor], Mapping[str, tf.Tensor]],
+    image: np.ndarray,
+    layers: Sequence[str],
+    tile: int,
+    overlap: int,
+    limit: int = 1 << 20,
+    seed: int = 0,
+) -> Dict[str, tf.Tensor]:
+    """The feature vectors of every core position of ``image``, per layer, as ``[1, N, 1, C]``
+    (what the sliced loss sorts), at most ``limit`` positions per layer: a seeded uniform
+    sample of them beyond that, which keeps the distribution and bounds the memory."""
+    h, w = image.shape[:2]
+    boxes, cores = tile_boxes(h, w, tile, overlap), tile_cores(h, w, tile, overlap)
+    parts: Dict[str, List[tf.Tensor]] = {name: [] for name in layers}
+    for (top, left, bottom, right), (ct, cl, cb, cr) in zip(boxes, cores):
+        maps = features(tf.constant(image[None, top:bottom, left:right].astype(np.float32)))
+        for name in layers:
+            f = tf.cast(maps[name], tf.float32)
+            y0, x0, y1, x1 = _core_in_grid((ct - top, cl - left, cb - top, cr - left), (bottom - top, right - left),
+                                           (int(f.shape[1]), int(f.shape[2])))
+            parts[name].append(tf.reshape(f[0, y0:y1, x0:x1], [-1, f.shape[-1]]))
+    out = {}
+    rng = np.random.default_rng(seed)
+    for name in layers:
+        flat = tf.concat(parts[name], 0)
+        if int(flat.shape[0]) > limit:
+            flat = tf.gather(flat, np.sort(rng.choice(int(flat.shape[0]), limit, replace=False)))
+        out[name] = flat[None, :, None]
+    return out
+
+
 def tiled_grams(
     features: Callable[[tf.Tensor], Mapping[str, tf.Tensor]],
     image: np.ndarray,
@@ -106,34 +189,9 @@ def tiled_grams(
     tile: int,
     overlap: int,
 ) -> Dict[str, tf.Tensor]:
-    """Gram matrices ``[1, C, C]`` (normalized by positions) of the whole ``image`` (HxWx3),
-    computed tile by tile: each tile contributes the positions of its core only, so
-    every position counts once and none sits near a tile edge (where padding distorts).
-
-    Equals the whole-image Gram up to what the cores' distance from the tile edges
-    (``overlap / 2``) leaves of the backbone's receptive field.
-    """
-    h, w = image.shape[:2]
-    ys, xs = axis_starts(h, tile, overlap), axis_starts(w, tile, overlap)
-    th, tw = min(tile, h), min(tile, w)
-    sums: Dict[str, tf.Tensor] = {}
-    counts: Dict[str, int] = {}
-    for (top, c_top, c_bottom) in [(y, a, b) for y, (a, b) in zip(ys, core_cuts(ys, tile, h))]:
-        for (left, c_left, c_right) in [(x, a, b) for x, (a, b) in zip(xs, core_cuts(xs, tile, w))]:
-            crop = tf.constant(image[None, top : top + th, left : left + tw].astype(np.float32))
-            maps = features(crop)
-            for name in layers:
-                f = tf.cast(maps[name], tf.float32)
-                fh, fw = int(f.shape[1]), int(f.shape[2])
-                # Core in this layer's grid (each pooling halves the grid).
-                y0, y1 = (c_top - top) * fh // th, (c_bottom - top) * fh // th
-                x0, x1 = (c_left - left) * fw // tw, (c_right - left) * fw // tw
-                core = f[0, y0:y1, x0:x1]
-                flat = tf.reshape(core, [-1, f.shape[-1]])
-                g = tf.matmul(flat, flat, transpose_a=True)
-                sums[name] = sums[name] + g if name in sums else g
-                counts[name] = counts.get(name, 0) + int(flat.shape[0])
-    return {name: (sums[name] / max(1, counts[name]))[None] for name in layers}
+    """Gram matrices ``[1, C, C]`` (normalized by positions) of the whole ``image``, tile by
+    tile (see :func:`tiled_statistics`)."""
+    return {name: stats[1] for name, stats in tiled_statistics(features, image, layers, tile, overlap).items()}
 
 
 def _core_in_grid(core: Box, tile_hw: Tuple[int, int], grid_hw: Tuple[int, int]) -> Box:
@@ -145,66 +203,76 @@ def _core_in_grid(core: Box, tile_hw: Tuple[int, int], grid_hw: Tuple[int, int])
 class TileObjective(ImageObjective):
     """The whole picture's loss, as a function of one tile's pixels (the rest held fixed).
 
-    The style term uses the Gram matrix of the *whole* picture: the feature sums of
-    every other tile's core (``set_tile``'s ``rest``) plus those of this tile's core,
-    computed in the graph. Content and total variation are this tile's share of the
-    whole picture's (``share`` = core pixels / picture pixels). Optimizing the tiles in
-    turn is then block-coordinate descent on the full-resolution objective, with the
-    memory of one tile.
+    For the ``gram`` and ``meancov`` losses the style term uses the statistics of the
+    *whole* picture: the moment sums of every other tile's core (``set_tile``'s ``rest``,
+    :func:`core_moments`) plus those of this tile's core, computed in the graph. Content
+    and total variation are this tile's share of the whole picture's (``share`` = core
+    pixels / picture pixels). Optimizing the tiles in turn is then block-coordinate descent
+    on the full-resolution objective, with the memory of one tile.
+
+    ``sliced`` compares sorted features, which do not add up over tiles: each tile matches
+    the painting's whole distribution on its own (then so does their union), and its style
+    term is weighted by its share like the others.
 
     Example:
-        >>> obj = TileObjective(backbone, loss, content, grams, (1, 512, 512, 3))  # doctest: +SKIP
-        >>> obj.set_tile(core, rest_sums, rest_counts, share=0.02)  # doctest: +SKIP
+        >>> obj = TileObjective(backbone, loss, content, targets, (1, 512, 512, 3))  # doctest: +SKIP
+        >>> obj.set_tile(core, rest_moments, share=0.02)  # doctest: +SKIP
     """
 
-    def __init__(self, backbone, loss, content_targets, style_grams, shape) -> None:
-        super().__init__(backbone, loss, content_targets, style_grams, shape)
+    def __init__(self, backbone, loss, content_targets, style_targets, shape) -> None:
+        super().__init__(backbone, loss, content_targets, style_targets, shape)
+        #: Whether the style term uses the whole picture's statistics (gram, meancov).
+        self.whole_statistics = loss.style_loss != "sliced"
         probe = backbone(tf.zeros(self.shape))
         self._grid = {n: (int(probe[n].shape[1]), int(probe[n].shape[2])) for n in loss.style_layers}
         channels = {n: int(probe[n].shape[-1]) for n in loss.style_layers}
-        self._rest = {n: tf.Variable(tf.zeros([c, c]), trainable=False) for n, c in channels.items()}
-        self._rest_count = {n: tf.Variable(0.0, trainable=False) for n in channels}
+        self._rest = {n: tf.Variable(tf.zeros([c + 1, c + 1]), trainable=False) for n, c in channels.items()}
         self._mask = {n: tf.Variable(tf.zeros([*self._grid[n], 1]), trainable=False) for n in channels}
         self._share = tf.Variable(1.0, trainable=False)
 
-    def core_sums(self, tile: np.ndarray, core: Box) -> Tuple[Dict[str, tf.Tensor], Dict[str, float]]:
-        """(``F^T F`` summed over ``core``, positions counted) per style layer, for ``tile``
+    def core_sums(self, tile: np.ndarray, core: Box) -> Dict[str, tf.Tensor]:
+        """Moment sums (:func:`core_moments`) over ``core`` per style layer, for ``tile``
         (h x w x 3 pixels); ``core`` is (top, left, bottom, right) inside the tile."""
         maps = self._backbone(tf.constant(tile[None].astype(np.float32)))
-        sums, counts = {}, {}
-        for n, grid in self._grid.items():
-            y0, x0, y1, x1 = _core_in_grid(core, self.shape[1:3], grid)
-            flat = tf.reshape(tf.cast(maps[n], tf.float32)[0, y0:y1, x0:x1], [-1, maps[n].shape[-1]])
-            sums[n] = tf.matmul(flat, flat, transpose_a=True)
-            counts[n] = float(flat.shape[0])
-        return sums, counts
+        return core_moments(maps, core, self.shape[1:3], self._loss.style_layers)
 
-    def set_tile(self, core: Box, rest: Mapping[str, tf.Tensor], rest_counts: Mapping[str, float],
-                 share: float) -> None:
-        """Which part of the tile is its own (``core``), and the rest of the picture."""
+    def set_tile(self, core: Box, rest: Mapping[str, tf.Tensor], share: float) -> None:
+        """Which part of the tile is its own (``core``), the rest of the picture's moment
+        sums (unused, may be empty, for ``sliced``), and the tile's share of the picture's pixels."""
+        self._share.assign(share)
+        if not self.whole_statistics:
+            return
         for n, grid in self._grid.items():
             y0, x0, y1, x1 = _core_in_grid(core, self.shape[1:3], grid)
             mask = np.zeros((*grid, 1), np.float32)
             mask[y0:y1, x0:x1] = 1.0
             self._mask[n].assign(mask)
             self._rest[n].assign(rest[n])
-            self._rest_count[n].assign(rest_counts[n])
-        self._share.assign(share)
+
+    def _whole_statistics(self, maps) -> Dict[str, object]:
+        stats: Dict[str, object] = {}
+        for n in self._loss.style_layers:
+            f = tf.cast(maps[n], tf.float32)[0]
+            own = f * self._mask[n]
+            second = tf.einsum("hwc,hwd->cd", own, f)
+            first = tf.reduce_sum(own, axis=[0, 1])
+            count = tf.reduce_sum(self._mask[n])
+            moments = self._rest[n] + tf.concat(
+                [tf.concat([second, first[:, None]], 1), tf.concat([first, count[None]], 0)[None]], 0)
+            mean, gram = moments_statistics(moments)
+            stats[n] = gram if self._loss.style_loss == "gram" else (mean, gram)
+        return stats
 
     def _loss_and_grad(self):
         loss = self._loss
         with tf.GradientTape() as tape:
             maps = self._backbone(self.image)
-            grams = {}
-            for n in loss.style_layers:
-                f = tf.cast(maps[n], tf.float32)[0]
-                own = tf.einsum("hwc,hwd->cd", f * self._mask[n], f)
-                count = self._rest_count[n] + tf.reduce_sum(self._mask[n])
-                grams[n] = ((self._rest[n] + own) / count)[None]
+            grams = self._whole_statistics(maps) if self.whole_statistics else None
             _, terms = loss(maps, self.image, self._content, self._style, grams=grams)
             share = self._share
             terms = dict(terms, content=terms["content"] * share, tv=terms["tv"] * share)
-            terms["total"] = (loss.content_weight * terms["content"] + loss.style_weight * terms["style"]
-                              + loss.tv_weight * terms["tv"])
+            if not self.whole_statistics:
+                terms["style"] = terms["style"] * share
+            terms["total"] = loss.weighted_total(terms)
         grad = tape.gradient(terms["total"], self.image)
         return terms, grad

@@ -202,9 +202,16 @@ class Stylizer:
             tile = self.config.tile
             for weight, image in zip(self.blend, self.style_images):
                 x = im.to_array(im.resize_long_side(image, side))
-                if tile and side > 2 * tile:  # too large for one pass: the same Gram, in tiles
-                    self._check_tiles(f"a {side} px style image")
-                    g = tl.tiled_grams(self.backbone, x, self.style_layers, tile, _overlap(tile))
+                if tile and side > 2 * tile:  # too large for one pass: the same statistics, in tiles
+                    if self.loss.style_loss == "sliced":  # every position's features, sorted later
+                        stats.append((weight, tl.tiled_features(self.backbone, x, self.style_layers, tile,
+                                                                _overlap(tile))))
+                        continue
+                    whole = tl.tiled_statistics(self.backbone, x, self.style_layers, tile, _overlap(tile))
+                    if self.loss.style_loss == "meancov":
+                        stats.append((weight, whole))
+                        continue
+                    g = {k: gram for k, (_, gram) in whole.items()}
                 elif self.loss.style_loss != "gram":
                     stats.append((weight, self.loss.style_statistics(self.backbone(tf.constant(x[None])))))
                     continue
@@ -254,8 +261,6 @@ class Stylizer:
                 f"{content_img.size[1]} photo; each side must be >= {MIN_SIZE} px (use a larger --size)"
             )
         tiled = [self._tiled(size) for size in sizes]
-        if any(tiled):
-            self._check_tiles(f"a {max(sizes[-1])} px picture")
         biggest_whole = max([sz for sz, t in zip(sizes, tiled) if not t], default=(0, 0),
                             key=lambda sz: sz[0] * sz[1])
         tile_side = min(cfg.tile, max(w, h)) if any(tiled) else 0
@@ -405,15 +410,6 @@ class Stylizer:
             image = im.to_pil(im.luminance_image(im.to_array(image)))
         return im.to_array(im.resize_to(image, (lw, lh)))
 
-    def _check_tiles(self, what: str) -> None:
-        """Tiles add up whole-picture Gram matrices; the other losses need every position at once."""
-        if self.config.style_loss != "gram":
-            raise OptionError(
-                f"style_loss: {self.config.style_loss} does not work with tiles ({what} is more than "
-                f"2 x tile {self.config.tile} px); use style_loss gram, tile 0 (needs the memory) "
-                f"or a smaller size"
-            )
-
     def _tiled(self, size: Tuple[int, int]) -> bool:
         return bool(self.config.tile) and max(size) > 2 * self.config.tile
 
@@ -444,29 +440,31 @@ class Stylizer:
             (bt, bl, _, _), (ct, cl, cb, cr) = boxes[k], cores[k]
             return ct - bt, cl - bl, cb - bt, cr - bl
 
-        def sums_of(k):
+        def sums_of(k):  # tile k's core moment sums ({} where the loss needs none: sliced)
+            if not objective.whole_statistics:
+                return {}
             t, l, b, r = boxes[k]
             return objective.core_sums(canvas[t:b, l:r], own(k))
 
-        # The whole picture's feature sums, kept current as tiles change.
+        # The whole picture's moment sums, kept current as tiles change.
         parts = [sums_of(k) for k in range(len(boxes))]
-        names = list(parts[0][0])
-        total_sums = {n: tf.add_n([p[0][n] for p in parts]) for n in names}
-        total_counts = {n: sum(p[1][n] for p in parts) for n in names}
+        total_sums = {n: tf.add_n([p[n] for p in parts]) for n in parts[0]}
+
+        def refresh(k):  # earlier tiles' blend zones reach into this core
+            fresh = sums_of(k)
+            for n in fresh:
+                total_sums[n] += fresh[n] - parts[k][n]
+            parts[k] = fresh
 
         history: List[Dict[str, float]] = []
         finals: List[Dict[str, float]] = []
         interrupted = False
         for k, box in enumerate(boxes):
             top, left, bottom, right = box
-            fresh = sums_of(k)  # earlier tiles' blend zones reach into this core
-            for n in names:
-                total_sums[n] += fresh[0][n] - parts[k][0][n]
-            parts[k] = fresh
-            rest = {n: total_sums[n] - fresh[0][n] for n in names}
-            rest_counts = {n: total_counts[n] - fresh[1][n] for n in names}
+            refresh(k)
+            rest = {n: total_sums[n] - parts[k][n] for n in total_sums}
             ct, cl, cb, cr = cores[k]
-            objective.set_tile(own(k), rest, rest_counts, share=(cb - ct) * (cr - cl) / (h * w))
+            objective.set_tile(own(k), rest, share=(cb - ct) * (cr - cl) / (h * w))
             crop = content[None, top:bottom, left:right]
             objective.set_content(self.loss.content_targets(self.backbone(tf.constant(crop))))
 
@@ -487,10 +485,7 @@ class Stylizer:
             history.extend(outcome.history)
             mask = tl.blend_mask(box, boxes)
             canvas[top:bottom, left:right] = mask * outcome.image + (1.0 - mask) * start
-            fresh = sums_of(k)
-            for n in names:
-                total_sums[n] += fresh[0][n] - parts[k][0][n]
-            parts[k] = fresh
+            refresh(k)
             if outcome.interrupted:
                 interrupted = True
                 break
@@ -500,11 +495,12 @@ class Stylizer:
                 save(canvas)
         final: Dict[str, float] = {}
         if finals:
-            # Content and tv: the tiles' shares add up; style: the whole Gram at the last tile.
+            # Content and tv: the tiles' shares add up; style: the whole picture's statistics
+            # at the last tile (sliced: each tile's own distribution, shares adding up).
             final = {"content": sum(t["content"] for t in finals), "tv": sum(t["tv"] for t in finals),
-                     "style": finals[-1]["style"]}
-            final["total"] = (self.loss.content_weight * final["content"] + self.loss.style_weight
-                              * final["style"] + self.loss.tv_weight * final["tv"])
+                     "style": finals[-1]["style"] if objective.whole_statistics
+                     else sum(t["style"] for t in finals)}
+            final["total"] = float(self.loss.weighted_total(final))
         return OptimizeOutcome(canvas, history, len(history), interrupted), final
 
     def _check_memory(self, w: int, h: int, *, tiled: bool = False) -> None:
