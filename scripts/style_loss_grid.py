@@ -12,7 +12,8 @@ number of evaluations by its cost per evaluation relative to the Gram's, measure
 first (a few evaluations of each loss, interleaved, at ``--size``, on the first photo and
 painting; tracing excluded), or given with ``--evaluations gram=80,meancov=67,sliced=32``
 (on a shared machine a short measurement is noisy). ``--pictures DIR`` also writes each picture as PNG (for
-``bench/judge.py``); ``--json`` the costs, evaluations and seconds of every picture.
+``bench/judge.py``), and with ``--reuse`` takes the ones already there (finishing an interrupted
+grid); ``--json`` the costs, evaluations and seconds of every picture.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ def main(argv=None) -> int:
     p.add_argument("--evaluations", default=None, help="loss=N,...: evaluations of each loss (no measurement)")
     p.add_argument("--pictures", default=None, help="folder for each picture as PNG")
     p.add_argument("--json", default=None)
+    p.add_argument("--reuse", action="store_true",
+                   help="take a picture already in --pictures instead of making it again (an interrupted run)")
     args = p.parse_args(argv)
     photos, paintings = args.photos.split(","), args.paintings.split(",")
     losses = args.losses.split(",")
@@ -95,6 +98,13 @@ def main(argv=None) -> int:
             row = [im.resize_long_side(im.read_image(x), args.size) for x in (photo, painting)]
             label = [Path(photo).stem, Path(painting).stem]
             for loss in losses:
+                png = Path(args.pictures or ".") / f"{Path(photo).stem}_{Path(painting).stem}_{loss}.png"
+                if args.reuse and args.pictures and png.exists():
+                    row.append(im.read_image(png))
+                    label.append(f"{loss}: {evaluations[loss]} ev")
+                    records.append({"photo": photo, "painting": painting, "style_loss": loss, "reused": str(png)})
+                    print(records[-1], flush=True)
+                    continue
                 r = stylizers[loss].stylize(photo)
                 row.append(r.image)
                 label.append(f"{loss}: {r.iterations} ev, {r.seconds:.0f} s")
@@ -104,7 +114,7 @@ def main(argv=None) -> int:
                 print(records[-1], flush=True)
                 if args.pictures:
                     Path(args.pictures).mkdir(parents=True, exist_ok=True)
-                    r.image.save(Path(args.pictures) / f"{Path(photo).stem}_{Path(painting).stem}_{loss}.png")
+                    r.image.save(png)
             rows.append(row)
             labels.append(label)
     grid = make_grid(rows, labels)

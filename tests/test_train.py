@@ -429,3 +429,61 @@ def test_cli_train_plot_writes_the_loss_curve(tmp_path, data):
     with Image.open(png) as plot:
         assert plot.size == (800, 500)
         assert len(set(plot.convert("L").getdata())) > 10  # curves and axes, not a blank canvas
+
+
+# --------------------------------------------------------------------------- distillation
+
+
+def test_teacher_options_are_checked_with_their_names(tmp_path):
+    for bad in ("resnet", "model.h5", ""):
+        with pytest.raises(OptionError, match=r"^teacher: expected 'arbitrary' or a \.keras file"):
+            TrainConfig(teacher=bad)
+    with pytest.raises(OptionError, match=r"^teacher: distills into a per-style network"):
+        TrainConfig(teacher="arbitrary", architecture="arbitrary")
+    with pytest.raises(OptionError, match=r"^teacher_weight: "):
+        TrainConfig(teacher="arbitrary", teacher_weight=-1)
+    with pytest.raises(OptionError, match="content_weight and style_weight"):
+        TrainConfig(content_weight=0, style_weight=0)
+    pure = TrainConfig(teacher="arbitrary", content_weight=0, style_weight=0)  # pure distillation
+    assert pure.teacher_weight == 10.0 and TrainConfig.from_dict(pure.to_dict()) == pure
+
+
+def test_distillation_learns_the_teachers_pictures(tmp_path, tiny, data):
+    """A mobile network distilled from a trained one (no loss network at all) comes close to
+    the teacher's pictures; a missing or wrong teacher file is a ModelLoadError naming it."""
+    from tf_style.errors import ModelLoadError
+
+    teacher_run = train(_painting(), data, tmp_path / "teacher", backbone=tiny, steps=30, seed=1, **TINY)
+    teacher = load_stylizer(teacher_run.model_path).model
+    student = train(_painting(), data, tmp_path / "student", backbone=tiny, steps=60, seed=2,
+                    teacher=str(teacher_run.model_path), teacher_weight=1.0, content_weight=0.0,
+                    style_weight=0.0, tv_weight=0.0, learning_rate=3e-3, **TINY)
+    gaps = [h["teacher"] for h in student.history]
+    assert all(h["content"] == 0 and h["style"] == 0 for h in student.history)
+    assert np.mean(gaps[-8:]) < 0.45 * np.mean(gaps[:4]), (gaps[:4], gaps[-8:])  # measured 0.32
+    photos = np.stack([_photo(16, 16, s).astype(np.float32) for s in range(4)])
+    learned = np.asarray(load_stylizer(student.model_path).model(photos))
+    fresh = np.asarray(load_stylizer(train(_painting(), data, tmp_path / "fresh", backbone=tiny, steps=1, seed=2,
+                                           **TINY).model_path).model(photos))
+    target = np.asarray(teacher(photos))
+    assert np.abs(learned - target).mean() < 0.6 * np.abs(fresh - target).mean()  # measured 0.51
+
+    with pytest.raises(ModelLoadError, match="^teacher: .*missing.keras does not exist"):
+        train(_painting(), data, tmp_path / "x", backbone=tiny, steps=1, teacher=str(tmp_path / "missing.keras"),
+              **TINY)
+    (tmp_path / "junk.keras").write_bytes(b"not a zip")
+    with pytest.raises(ModelLoadError, match="^teacher: .*junk.keras is not a readable"):
+        train(_painting(), data, tmp_path / "y", backbone=tiny, steps=1, teacher=str(tmp_path / "junk.keras"),
+              **TINY)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+@pytest.mark.slow
+def test_arbitrary_teacher_adds_its_term_to_the_perceptual_loss(tmp_path, tiny, data):
+    r = train(_painting(), data, tmp_path / "run", backbone=tiny, steps=6, teacher="arbitrary", **TINY)
+    terms = r.history[-1]
+    assert terms["teacher"] > 0 and terms["style"] > 0
+    expected = (r.config.content_weight * terms["content"] + r.config.style_weight * terms["style"]
+                + r.config.tv_weight * terms["tv"] + r.config.teacher_weight * terms["teacher"])
+    assert terms["total"] == pytest.approx(expected, rel=1e-4)
+    assert "distilled from arbitrary" in json.dumps(r.to_dict()) or r.config.teacher == "arbitrary"

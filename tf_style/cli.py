@@ -351,6 +351,12 @@ def _add_train(sub) -> None:
                    help="arbitrary only: train the style predictor too (default: only the transformer)")
     p.add_argument("--predictor-size", type=_int, default=None,
                    help="arbitrary only: side of the painting crops the style predictor sees (default 256)")
+    p.add_argument("--teacher", default=None, metavar="arbitrary|MODEL.keras",
+                   help="also learn to reproduce this network's pictures (distillation): 'arbitrary' (the "
+                   "arbitrary-style networks with STYLE's vector) or a trained per-style .keras network")
+    p.add_argument("--teacher-weight", type=_float, default=None, metavar="W",
+                   help="weight of the teacher term, the mean squared pixel difference on a 0..1 scale "
+                   "(default 10); 0 turns the teacher off (e.g. on --resume)")
     p.add_argument("--backbone", default=None, help="auto, vgg19, vgg16, vgg16-hed (default auto)")
     p.add_argument("--pooling", default=None, help="avg (default) or max: the loss network's pooling")
     p.add_argument("--dtype", default=None,
@@ -371,7 +377,8 @@ def _add_train(sub) -> None:
 _TRAIN_OPTIONS = (
     "size", "batch", "steps", "learning_rate", "content_weight", "style_weight", "tv_weight",
     "content_layers", "style_layers", "style_loss", "style_size", "architecture", "width", "train_predictor",
-    "predictor_size", "backbone", "pooling", "dtype", "checkpoint_every", "sample_every", "log_every", "seed",
+    "predictor_size", "teacher", "teacher_weight", "backbone", "pooling", "dtype", "checkpoint_every",
+    "sample_every", "log_every", "seed",
 )
 
 

@@ -62,18 +62,20 @@ from tf_style import networks, tfimage
 from tf_style.config import BACKBONES, check_dtype_option, check_style_loss
 from tf_style.errors import (
     DataError,
+    ModelLoadError,
     NonFiniteLossError,
     OptionError,
     OutputError,
     TfStyleError,
 )
-from tf_style.losses import PerceptualLoss
+from tf_style.losses import PerceptualLoss, total_variation
 from tf_style.progress import ProgressBar
 
 __all__ = [
     "ARBITRARY",
     "DATA_EXTENSIONS",
     "PREDICTOR_SIZE",
+    "TEACHER_WEIGHT",
     "TRAIN_ARCHITECTURES",
     "TrainConfig",
     "TrainResult",
@@ -82,6 +84,7 @@ __all__ = [
     "scan_paintings",
     "arbitrary_loss",
     "make_dataset",
+    "load_teacher",
     "default_strategy",
     "train",
 ]
@@ -103,6 +106,10 @@ TRAIN_ARCHITECTURES = networks.ARCHITECTURES + (ARBITRARY,)
 #: Side the style predictor sees a painting crop at: predict_style's default style_size
 #: (the size the shipped int8 graph was calibrated at); a test keeps the two equal.
 PREDICTOR_SIZE = 256
+#: Weight of the distillation term (``TrainConfig.teacher_weight``): its mean squared pixel
+#: difference (0..1 scale) is ~0.05 between an untrained network and the teacher, so 10 makes
+#: it as large as the normalized perceptual terms at the start.
+TEACHER_WEIGHT = 10.0
 # The painting stream's seed is the run's seed plus this, so its order is not the photos'.
 _PAINTING_SEED = 1_000_003
 
@@ -176,6 +183,13 @@ class TrainConfig:
     dtype: str = "auto"
     #: The style term: ``gram``, ``meancov`` or ``sliced`` (``tf_style.losses``).
     style_loss: str = "gram"
+    #: A network whose pictures the one being trained also learns to reproduce (distillation):
+    #: ``"arbitrary"`` (the shipped arbitrary-style networks with the style image's vector) or
+    #: the path of a trained per-style ``.keras`` network; None: none.
+    teacher: Optional[str] = None
+    #: Weight of the teacher term: the mean squared difference from the teacher's picture,
+    #: pixels in [0, 1].
+    teacher_weight: float = TEACHER_WEIGHT
     checkpoint_every: int = 500
     sample_every: int = 500
     log_every: int = 50
@@ -190,10 +204,21 @@ class TrainConfig:
         _float_option("content_weight", self.content_weight)
         _float_option("style_weight", self.style_weight)
         _float_option("tv_weight", self.tv_weight)
-        for name in ("learning_rate", "content_weight", "style_weight", "tv_weight"):
+        _float_option("teacher_weight", self.teacher_weight)
+        for name in ("learning_rate", "content_weight", "style_weight", "tv_weight", "teacher_weight"):
             object.__setattr__(self, name, float(getattr(self, name)))
-        if self.content_weight == 0 and self.style_weight == 0:
-            raise OptionError("content_weight and style_weight: at least one must be > 0, got 0 and 0")
+        if self.teacher is not None:
+            if not isinstance(self.teacher, (str, os.PathLike)) or not os.fspath(self.teacher):
+                raise OptionError(f"teacher: expected {ARBITRARY!r} or a .keras file, got {self.teacher!r}")
+            object.__setattr__(self, "teacher", os.fspath(self.teacher))
+            if self.teacher != ARBITRARY and not self.teacher.endswith(".keras"):
+                raise OptionError(f"teacher: expected {ARBITRARY!r} or a .keras file, got {self.teacher!r}")
+            if self.architecture == ARBITRARY:
+                raise OptionError(f"teacher: distills into a per-style network, not architecture {ARBITRARY!r}")
+        distilled = self.teacher is not None and self.teacher_weight > 0
+        if self.content_weight == 0 and self.style_weight == 0 and not distilled:
+            raise OptionError("content_weight and style_weight: at least one must be > 0 (or a teacher with "
+                              "teacher_weight > 0), got 0 and 0")
         for name in ("content_layers", "style_layers"):
             value = getattr(self, name)
             if isinstance(value, str):
@@ -717,6 +742,10 @@ def train(
             f"batch: {cfg.batch} cannot be split evenly over {replicas} devices; use a multiple of {replicas}"
         )
 
+    teacher = None
+    if cfg.teacher is not None and cfg.teacher_weight > 0:
+        teacher = load_teacher(cfg.teacher, im.to_array(style_img), log)
+
     pinned = saved.get("backbone") if (latest is not None and saved) else None
     backbone, loss = _criterion(cfg, backbone, pinned, log)
     style_side = cfg.style_size or cfg.size
@@ -733,7 +762,7 @@ def train(
 
     with strategy.scope():
         job: _Job = (_ArbitraryJob(cfg, backbone, loss, painting_img) if arb
-                     else _StyleJob(cfg, backbone, loss, style_grams))
+                     else _StyleJob(cfg, backbone, loss, style_grams, teacher))
         optimizer = keras.optimizers.Adam(cfg.learning_rate)
         optimizer.build(job.variables)
     step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -965,15 +994,61 @@ class _Job:
         raise NotImplementedError
 
 
+def load_teacher(teacher: str, style: np.ndarray, log: Log) -> Callable[[tf.Tensor], tf.Tensor]:
+    """The teacher of a distilled run (``TrainConfig.teacher``): photos ``[N, H, W, 3]`` in
+    [0, 255] -> its pictures, same shape and range.
+
+    ``"arbitrary"``: the shipped arbitrary-style networks with ``style``'s vector (computed
+    once here, as ``stylize --method arbitrary`` does); else a trained per-style ``.keras``
+    network (safe mode).
+
+    Raises:
+        ModelLoadError: the file is missing or not a per-style network.
+    """
+    if teacher == ARBITRARY:
+        predictor, transformer = arbitrary.load_style_predictor(), arbitrary.load_style_transformer()
+        vector = tf.constant(arbitrary.predict_style(style, predictor=predictor))
+        log(f"teacher: the arbitrary-style networks with the style image's vector")
+
+        def forward(images):
+            vectors = tf.repeat(vector[None], tf.shape(images)[0], axis=0)
+            return tf.cast(transformer([images, vectors], training=False), tf.float32)
+        return forward
+    path = Path(teacher)
+    if not path.is_file():
+        raise ModelLoadError(f"teacher: {teacher} does not exist or is not a file")
+    try:
+        model = keras.saving.load_model(path, safe_mode=True)
+    except Exception as err:  # Keras raises many kinds for a bad file
+        raise ModelLoadError(f"teacher: {teacher} is not a readable .keras network ({_oneline(err)})") from None
+    if not isinstance(model, networks.StyleTransformer):
+        raise ModelLoadError(f"teacher: {teacher} is not a per-style network from tf-style train "
+                             f"(got {type(model).__name__})")
+    log(f"teacher: {teacher} ({model.architecture}, width {model.width:g})")
+    model.trainable = False
+    return lambda images: tf.cast(model(images, training=False), tf.float32)
+
+
+def _oneline(err: object) -> str:
+    return " ".join(str(err).split())[:200]
+
+
 class _StyleJob(_Job):
-    """One per-style network (johnson or mobile) against fixed style Gram targets."""
+    """One per-style network (johnson or mobile) against fixed style targets; with a
+    teacher, also against the teacher's pictures of the same crops (distillation)."""
 
     def __init__(self, cfg: TrainConfig, backbone: bb.Backbone, loss: PerceptualLoss,
-                 style_grams: Mapping[str, tf.Tensor]) -> None:
+                 style_grams: Mapping[str, tf.Tensor],
+                 teacher: Optional[Callable[[tf.Tensor], tf.Tensor]] = None) -> None:
         self.model = networks.StyleTransformer(cfg.architecture, cfg.width, seed=cfg.seed)
         self.backbone, self.criterion, self.style_grams = backbone, loss, style_grams
+        self.teacher = teacher if cfg.teacher_weight > 0 else None
+        self.teacher_weight = cfg.teacher_weight
+        # Pure distillation needs no loss network: skip its passes.
+        self.perceptual = bool(cfg.content_weight or cfg.style_weight)
         self.what = f"a {cfg.architecture!r} network of width {cfg.width:g}"
-        self.description = f"{cfg.architecture} (width {cfg.width:g})"
+        self.description = f"{cfg.architecture} (width {cfg.width:g})" + \
+            (f", distilled from {cfg.teacher} (weight {cfg.teacher_weight:g})" if self.teacher else "")
         self.objects = {"model": self.model}
         self.variables = self.model.trainable_variables
 
@@ -982,12 +1057,26 @@ class _StyleJob(_Job):
         return images, (indices,)
 
     def prepare(self, images):
-        return images, self.criterion.content_targets(self.backbone(images))
+        targets = self.criterion.content_targets(self.backbone(images)) if self.perceptual else None
+        taught = tf.stop_gradient(self.teacher(images)) if self.teacher is not None else None
+        return images, targets, taught
 
     def loss(self, context):
-        images, content_targets = context
+        images, content_targets, taught = context
         styled = self.model(images, training=True)
-        return self.criterion(self.backbone(styled), styled, content_targets, self.style_grams)
+        if self.perceptual:
+            total, terms = self.criterion(self.backbone(styled), styled, content_targets, self.style_grams)
+        else:
+            zero = tf.constant(0.0, tf.float32)
+            terms = {"content": zero, "style": zero,
+                     "tv": total_variation(styled) if self.criterion.tv_weight else zero}
+            total = self.criterion.weighted_total(terms)
+            terms = {"total": total, **terms}
+        if taught is not None:
+            teacher = tf.reduce_mean(tf.square((styled - taught) / 255.0))
+            total = total + self.teacher_weight * teacher
+            terms = dict(terms, total=total, teacher=teacher)
+        return total, terms
 
     def stylize(self, sample: np.ndarray) -> np.ndarray:
         return np.asarray(self.model(sample[None], training=False))[0]
