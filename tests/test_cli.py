@@ -31,6 +31,7 @@ import pytest
 from PIL import Image
 
 import tf_style
+from tf_style import system
 from tf_style import image as im
 from tf_style import cli
 from tf_style.cli import main
@@ -365,7 +366,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(work, capsys, monkeypat
         # Deterministic on any machine: 8 GiB available, while 8192x6144 needs far more.
         from tf_style import transfer
 
-        monkeypatch.setattr(transfer, "_available_memory", lambda: 8 * 2**30)
+        monkeypatch.setattr(system, "available_memory", lambda: 8 * 2**30)
     argv = _bad_argv(work, inputs, options, out)
     prefix = "tf-style" if request.node.callspec.id in ARGPARSE_LEVEL else ERROR_PREFIX
     before = _snapshot(work)

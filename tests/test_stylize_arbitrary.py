@@ -27,6 +27,7 @@ import pytest
 from PIL import Image
 
 import tf_style
+from tf_style import system
 from tf_style import arbitrary as arb
 from tf_style import cli
 from tf_style import image as im
@@ -420,7 +421,7 @@ def test_optimizer_options_left_out_take_the_config_defaults():
 def test_a_pass_too_big_for_the_memory_is_refused(work, capsys, monkeypatch):
     from tf_style import transfer
 
-    monkeypatch.setattr(transfer, "_available_memory", lambda: 8 * 2**30)  # 8 GiB on any machine
+    monkeypatch.setattr(system, "available_memory", lambda: 8 * 2**30)  # 8 GiB on any machine
     before = _snapshot(work)
     rc = main([str(a) for a in ["stylize", work / "content.jpg", work / "style.jpg", "-o", work / "out.png",
                                 "--method", "arbitrary", "--size", "8192", "--quiet"]])

@@ -8,6 +8,7 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tf_style import system
 from tf_style import backbones as bb
 from tf_style import tiles as tl
 from tf_style.config import StylizeConfig
@@ -229,7 +230,7 @@ def test_tiles_lift_the_memory_refusal(monkeypatch):
     def started(*args, **kwargs):
         raise Started
 
-    monkeypatch.setattr(transfer, "_available_memory", lambda: 8 * 2**30)
+    monkeypatch.setattr(system, "available_memory", lambda: 8 * 2**30)
     monkeypatch.setattr(transfer.Stylizer, "_tiled_level", started)
     photo = np.zeros((300, 400, 3), np.uint8)
     untiled = Stylizer(_painting(), backbone="vgg16-hed", size=8192, tile=0)

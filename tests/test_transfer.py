@@ -8,6 +8,7 @@ import pytest
 import helpers
 from PIL import Image
 
+from tf_style import system
 from tf_style import backbones as bb
 from tf_style import transfer
 from tf_style.errors import LayerNameError, MemoryBudgetError, NonFiniteLossError, OptionError
@@ -155,7 +156,7 @@ def test_save_every_and_interrupt_keep_a_complete_picture(tiny, tmp_path):
 
 def test_memory_estimate_refuses_before_running(tiny, monkeypatch):
     fake = dataclasses.replace(tiny, name="vgg16-hed")
-    monkeypatch.setattr(transfer, "_available_memory", lambda: 1000)
+    monkeypatch.setattr(system, "available_memory", lambda: 1000)
     with pytest.raises(MemoryBudgetError, match="smaller --size"):
         Stylizer(_painting(), backbone=fake, **LAYERS).stylize(_photo())
 

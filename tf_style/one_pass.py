@@ -159,10 +159,10 @@ def run(job: Job, *, output: Optional[PathLike] = None,
     # Between prepare() and run() the CLI imports TensorFlow (about 0 from Python, where it is loaded).
     timings: Dict[str, float] = {"read": job.prepared - job.started, "import": t - job.prepared}
     from tf_style import arbitrary as arb  # Keras (and TensorFlow, if not yet imported)
-    from tf_style.transfer import _available_memory
+    from tf_style import system
 
     h, w = job.photo.shape[:2]
-    need, avail = arb.estimate_pass_bytes(h, w), _available_memory()
+    need, avail = arb.estimate_pass_bytes(h, w), system.available_memory()
     if avail is not None and need > avail:
         raise MemoryBudgetError(
             f"size: a {w}x{h} pass needs about {need / 2**30:.1f} GiB but only {avail / 2**30:.1f} GiB "

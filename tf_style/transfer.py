@@ -25,6 +25,7 @@ from PIL import Image
 
 from tf_style import backbones as bb
 from tf_style import image as im
+from tf_style import system
 from tf_style import tiles as tl
 from tf_style.config import DEFAULT_METHOD, INIT_KINDS, MIN_SIZE, ArbitraryConfig, StylizeConfig, check_method
 from tf_style.errors import MemoryBudgetError, OptionError
@@ -104,17 +105,6 @@ def pyramid_sizes(width: int, height: int, long_side: int, levels: int) -> List[
         scale = side / max(width, height)
         sizes.append((max(1, round(width * scale)), max(1, round(height * scale))))
     return sizes
-
-
-def _available_memory() -> Optional[int]:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
 
 
 class Stylizer:
@@ -509,7 +499,7 @@ class Stylizer:
             return
         need = bb.estimate_memory_bytes(name, self.content_layers + self.style_layers, h, w,
                                         dtype=self.backbone.dtype)
-        avail = _available_memory()
+        avail = system.available_memory()
         if avail is not None and need > avail:
             hint = "use a smaller --size or --tile" if tiled else \
                 "use a smaller --size, or tiles (--tile 512) for a large picture"
