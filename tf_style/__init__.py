@@ -47,7 +47,7 @@ _LAZY = {
     "load_backbone": "tf_style.backbones",
     "load_stylizer": "tf_style.apply",
     "train": "tf_style.train",
-    "TrainConfig": "tf_style.train",
+    "TrainConfig": "tf_style.config",
     "save_saved_model": "tf_style.export",
     "convert_tflite": "tf_style.export",
     "save_tflite": "tf_style.export",

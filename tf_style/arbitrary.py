@@ -57,7 +57,13 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from tf_style.config import ARBITRARY_MIN_SIDE, ARBITRARY_STYLE_SIZE, check_strength, normalize_blend
+from tf_style.config import (
+    ARBITRARY_MIN_SIDE,
+    ARBITRARY_MIN_STYLE_SIZE,
+    ARBITRARY_STYLE_SIZE,
+    check_strength,
+    normalize_blend,
+)
 from tf_style.errors import ImageSizeError, ModelLoadError, OptionError, WeightsNotFoundError
 from tf_style.image import sha256_file
 
@@ -109,10 +115,10 @@ STYLE_DIM = 100
 """Length of the style vector (the predictor's bottleneck)."""
 MIN_CONTENT_SIDE = ARBITRARY_MIN_SIDE
 """Smallest content height/width the transformer takes (reflection needs the pad < the side)."""
-MIN_STYLE_SIZE = 32
+MIN_STYLE_SIZE = ARBITRARY_MIN_STYLE_SIZE
+"""Smallest ``style_size`` accepted by :func:`predict_style` and :func:`stylize_arbitrary`."""
 STYLE_SIZE = ARBITRARY_STYLE_SIZE
 """Default shorter side (px) of a painting fed to the style predictor (Magenta's 256)."""
-"""Smallest ``style_size`` accepted by :func:`predict_style` and :func:`stylize_arbitrary`."""
 EPSILON = 1e-5
 """Instance-norm epsilon of the published graph (``const/epsilon`` in the transformer file)."""
 

@@ -42,6 +42,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_style import vgg19_q8
+from tf_style.config import BACKBONES, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
 from tf_style.errors import LayerNameError, OptionError, WeightsNotFoundError
 
 __all__ = [
@@ -64,15 +65,7 @@ __all__ = [
     "tiny_backbone",
 ]
 
-BACKBONE_NAMES: Tuple[str, ...] = ("auto", "vgg19", "vgg16", "vgg16-hed")
-DEFAULT_CONTENT_LAYERS: Tuple[str, ...] = ("block4_conv2",)
-DEFAULT_STYLE_LAYERS: Tuple[str, ...] = (
-    "block1_conv1",
-    "block2_conv1",
-    "block3_conv1",
-    "block4_conv1",
-    "block5_conv1",
-)
+BACKBONE_NAMES: Tuple[str, ...] = BACKBONES
 
 _FILTERS = (64, 128, 256, 512, 512)
 _REPEATS = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3), "vgg16-hed": (2, 2, 3, 3, 3)}

@@ -1,8 +1,10 @@
-"""Validated, frozen configuration for style transfer: the optimizer (:class:`StylizeConfig`)
-and the arbitrary-style networks' one-pass path (:class:`ArbitraryConfig`).
+"""Validated, frozen configuration: the optimizer (:class:`StylizeConfig`), the
+arbitrary-style networks' one-pass path (:class:`ArbitraryConfig`) and network training
+(:class:`TrainConfig`), with every default, option constant and validator they share.
 
 No TensorFlow here: the CLI and the API validate options before anything heavy is
-loaded, so a bad value fails in milliseconds with a message naming the option.
+loaded, so a bad value fails in milliseconds with a message naming the option, and the
+CLI's help text reads its defaults from these classes.
 """
 
 from __future__ import annotations
@@ -11,14 +13,36 @@ import dataclasses
 import math
 import numbers
 import os
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Set, Tuple, TypeVar, Union
 
 from tf_style.errors import OptionError
 
 OPTIMIZERS = ("lbfgs", "adam")
 INIT_KINDS = ("content", "style", "noise")
 POOLINGS = ("avg", "max")
+#: Loss networks (``tf_style.backbones``); ``auto`` picks the best one whose weights are here.
 BACKBONES = ("auto", "vgg19", "vgg16", "vgg16-hed")
+#: VGG layers of the content and style terms (Gatys et al.), for the optimizer and training.
+DEFAULT_CONTENT_LAYERS: Tuple[str, ...] = ("block4_conv2",)
+DEFAULT_STYLE_LAYERS: Tuple[str, ...] = (
+    "block1_conv1",
+    "block2_conv1",
+    "block3_conv1",
+    "block4_conv1",
+    "block5_conv1",
+)
+#: TFLite precisions of ``tf_style.export.convert_tflite`` (and ``tf-style export --quantize``).
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+#: Per-style feed-forward networks (``tf_style.networks``).
+NETWORK_ARCHITECTURES = ("johnson", "mobile")
+#: ``TrainConfig.architecture`` that fine-tunes Magenta's arbitrary-style pair
+#: (``tf_style.arbitrary``) instead of training a per-style network.
+ARBITRARY = "arbitrary"
+TRAIN_ARCHITECTURES = NETWORK_ARCHITECTURES + (ARBITRARY,)
+#: Weight of the distillation term (``TrainConfig.teacher_weight``): its mean squared pixel
+#: difference (0..1 scale) is ~0.05 between an untrained network and the teacher, so 10 makes
+#: it as large as the normalized perceptual terms at the start.
+TEACHER_WEIGHT = 10.0
 #: Style losses (``tf_style.losses``): ``gram`` (Gatys et al.), ``meancov`` (Wasserstein-2
 #: between the Gaussians fitted to the features: mean and covariance), ``sliced`` (sliced
 #: Wasserstein: the whole distribution along random directions, Heitz et al. 2021).
@@ -37,6 +61,9 @@ def check_style_loss(value: object, name: str = "style_loss") -> str:
 #: Smallest output side we accept: VGG's five pooling stages need >= 32 px to keep
 #: a non-empty block5 feature map, and a picture smaller than that is not useful.
 MIN_SIZE = 32
+#: Smallest side (px) of a photo or painting read by any method, and of the fast networks'
+#: input (per-style and arbitrary): their reflection padding needs the pad below the side.
+MIN_IMAGE_SIDE = 16
 #: Largest output long side accepted before the memory check even runs.
 MAX_SIZE = 8192
 MIN_TILE = 64
@@ -47,26 +74,49 @@ DEFAULT_SIZE = 512
 METHODS = ("gatys", "arbitrary")
 DEFAULT_METHOD = "gatys"
 #: The painting's shorter side (px) fed to the arbitrary method's style predictor at
-#: ``style_scale`` 1: Magenta's default, the size its int8 graph was calibrated at.
+#: ``style_scale`` 1: Magenta's default, the size its int8 graph was calibrated at. Also
+#: training's ``PREDICTOR_SIZE`` (the painting crops' side) and the exported predictor's input.
 ARBITRARY_STYLE_SIZE = 256
 #: Smallest photo/painting side (px) of the arbitrary method (the transformer's reflection
 #: padding needs the pad below the side).
-ARBITRARY_MIN_SIDE = 16
+ARBITRARY_MIN_SIDE = MIN_IMAGE_SIDE
+#: Smallest painting side (px) the style predictor takes (its MobileNetV2 halves the
+#: picture five times).
+ARBITRARY_MIN_STYLE_SIZE = 32
 #: ``style_scale`` range of the arbitrary method: the painting's shorter side is
 #: ``ARBITRARY_STYLE_SIZE * style_scale``, from 32 to 2048 px.
 ARBITRARY_STYLE_SCALE = (0.125, 8.0)
 
 
-def _positive_int(name: str, value: object, *, minimum: int = 1, maximum: Optional[int] = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+def _is_bool(value: object) -> bool:
+    # numpy's bool is no ``bool`` subclass; named here so this module needs no numpy.
+    return isinstance(value, bool) or (type(value).__module__ == "numpy" and type(value).__name__ in ("bool_", "bool"))
+
+
+def check_int(name: str, value: object, *, minimum: int = 1, maximum: Optional[int] = None) -> int:
+    """``value`` as an ``int`` (numpy integers too) within the bounds, else :class:`OptionError`
+    naming ``name`` and the value.
+
+    >>> check_int("batch", 4, maximum=1024)
+    4
+    """
+    if _is_bool(value) or not isinstance(value, numbers.Integral):
         raise OptionError(f"{name}: expected an integer, got {value!r}")
     if value < minimum or (maximum is not None and value > maximum):
         bound = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
         raise OptionError(f"{name}: expected an integer {bound}, got {value!r}")
-    return value
+    return int(value)
 
 
-def _weight(name: str, value: object, *, allow_zero: bool = True) -> float:
+def check_number(name: str, value: object, *, allow_zero: bool = True) -> float:
+    """``value`` as a finite ``float`` >= 0 (> 0 without ``allow_zero``), else
+    :class:`OptionError` naming ``name`` and the value.
+
+    >>> check_number("style_weight", "30")
+    30.0
+    """
+    if _is_bool(value):
+        raise OptionError(f"{name}: expected a number, got {value!r}")
     try:
         v = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -75,6 +125,69 @@ def _weight(name: str, value: object, *, allow_zero: bool = True) -> float:
         need = ">= 0" if allow_zero else "> 0"
         raise OptionError(f"{name}: expected a finite number {need}, got {value!r}")
     return v
+
+
+def check_backbone(value: object, name: str = "backbone") -> str:
+    """``value`` if it is one of :data:`BACKBONES`, else :class:`OptionError` with a "did you mean".
+
+    >>> check_backbone("vgg19")
+    'vgg19'
+    """
+    if not isinstance(value, str) or value not in BACKBONES:
+        import difflib
+
+        near = difflib.get_close_matches(str(value), BACKBONES, n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise OptionError(f"{name}: expected one of {', '.join(BACKBONES)}, got {value!r}{hint}")
+    return value
+
+
+def check_pooling(value: object, name: str = "pooling") -> str:
+    """``value`` if it is one of :data:`POOLINGS`, else :class:`OptionError`.
+
+    >>> check_pooling("max")
+    'max'
+    """
+    if value not in POOLINGS:
+        raise OptionError(f"{name}: expected 'avg' or 'max', got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def check_layer_names(name: str, value: object, *, split: bool = False) -> Tuple[str, ...]:
+    """A non-empty tuple of layer names, else :class:`OptionError`; with ``split`` a
+    ``"a,b"`` string is split at the commas (without, a string is an error).
+
+    >>> check_layer_names("content_layers", "block4_conv2, block5_conv2", split=True)
+    ('block4_conv2', 'block5_conv2')
+    """
+    if isinstance(value, str) and split:
+        value = tuple(v.strip() for v in value.split(","))
+    if isinstance(value, str) or not value or not all(isinstance(v, str) and v for v in value):  # type: ignore[union-attr]
+        raise OptionError(f"{name}: expected a non-empty list of layer names, got {value!r}")
+    return tuple(value)  # type: ignore[arg-type]
+
+
+_C = TypeVar("_C", bound="_Options")
+
+
+class _Options:
+    """``with_options`` of the frozen config dataclasses: a copy with some fields changed,
+    validated again; a field of another config gets a message saying where it belongs."""
+
+    def _misplaced(self, unknown: Set[str]) -> Optional[str]:
+        """The message for options that belong to another method (None: plain "unknown")."""
+        return None
+
+    def with_options(self: _C, **changes: object) -> _C:
+        """A copy with some options changed (validated again)."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        if unknown:
+            raise OptionError(self._misplaced(unknown) or f"unknown option(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    def _set(self, name: str, value: object) -> None:
+        """Store a validated (normalized) value in the frozen instance."""
+        object.__setattr__(self, name, value)
 
 
 def parse_float_list(name: str, text: Union[str, Sequence[float]]) -> Tuple[float, ...]:
@@ -88,7 +201,7 @@ def parse_float_list(name: str, text: Union[str, Sequence[float]]) -> Tuple[floa
     for item in items:
         if isinstance(item, str) and not item.strip():
             raise OptionError(f"{name}: expected comma-separated numbers, got {text!r}")
-        out.append(_weight(name, item.strip() if isinstance(item, str) else item))
+        out.append(check_number(name, item.strip() if isinstance(item, str) else item))
     if not out:
         raise OptionError(f"{name}: expected comma-separated numbers, got {text!r}")
     return tuple(out)
@@ -158,7 +271,7 @@ def check_dtype_option(value: object, name: str = "dtype") -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class StylizeConfig:
+class StylizeConfig(_Options):
     """Options of one optimization-based (Gatys) style transfer.
 
     Weights follow Gatys et al.: ``content_weight`` is alpha, ``style_weight`` is beta.
@@ -182,14 +295,8 @@ class StylizeConfig:
     #: painting's swirls, stars and palette cover the picture and the town stays readable.
     style_weight: float = 30.0
     tv_weight: float = 1e-4
-    content_layers: Tuple[str, ...] = ("block4_conv2",)
-    style_layers: Tuple[str, ...] = (
-        "block1_conv1",
-        "block2_conv1",
-        "block3_conv1",
-        "block4_conv1",
-        "block5_conv1",
-    )
+    content_layers: Tuple[str, ...] = DEFAULT_CONTENT_LAYERS
+    style_layers: Tuple[str, ...] = DEFAULT_STYLE_LAYERS
     style_layer_weights: Optional[Tuple[float, ...]] = None
     style_blend: Optional[Tuple[float, ...]] = None
     style_scale: float = 1.0
@@ -218,33 +325,32 @@ class StylizeConfig:
     style_loss: str = "gram"
 
     def __post_init__(self) -> None:
-        _positive_int("size", self.size, minimum=MIN_SIZE, maximum=MAX_SIZE)
-        if isinstance(self.tile, bool) or not isinstance(self.tile, int) or (
+        self._set("size", check_int("size", self.size, minimum=MIN_SIZE, maximum=MAX_SIZE))
+        if _is_bool(self.tile) or not isinstance(self.tile, numbers.Integral) or (
             self.tile != 0 and not MIN_TILE <= self.tile <= MAX_SIZE
         ):
             raise OptionError(f"tile: expected 0 (never tile) or an integer between {MIN_TILE} and "
                               f"{MAX_SIZE}, got {self.tile!r}")
-        _positive_int("tile_iterations", self.tile_iterations)
+        self._set("tile", int(self.tile))
+        self._set("tile_iterations", check_int("tile_iterations", self.tile_iterations))
         check_dtype_option(self.dtype)
-        _positive_int("iterations", self.iterations)
+        self._set("iterations", check_int("iterations", self.iterations))
         check_style_loss(self.style_loss)
-        _positive_int("pyramid", self.pyramid, maximum=6)
+        self._set("pyramid", check_int("pyramid", self.pyramid, maximum=6))
         if self.optimizer not in OPTIMIZERS:
             raise OptionError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        _weight("learning_rate", self.learning_rate, allow_zero=False)
-        _weight("content_weight", self.content_weight)
-        _weight("style_weight", self.style_weight)
-        _weight("tv_weight", self.tv_weight)
+        # The weights are checked, not converted: JSON outputs show them as given.
+        check_number("learning_rate", self.learning_rate, allow_zero=False)
+        check_number("content_weight", self.content_weight)
+        check_number("style_weight", self.style_weight)
+        check_number("tv_weight", self.tv_weight)
         if self.content_weight == 0 and self.style_weight == 0:
             raise OptionError("content_weight and style_weight: at least one must be > 0, got 0 and 0")
-        _weight("style_scale", self.style_scale, allow_zero=False)
+        check_number("style_scale", self.style_scale, allow_zero=False)
         if not 0.05 <= self.style_scale <= 8:
             raise OptionError(f"style_scale: expected a number between 0.05 and 8, got {self.style_scale!r}")
         for name in ("content_layers", "style_layers"):
-            value = getattr(self, name)
-            if isinstance(value, str) or not value or not all(isinstance(v, str) and v for v in value):
-                raise OptionError(f"{name}: expected a non-empty list of layer names, got {value!r}")
-            object.__setattr__(self, name, tuple(value))
+            self._set(name, check_layer_names(name, getattr(self, name)))
         if self.style_layer_weights is not None:
             w = parse_float_list("style_layer_weights", self.style_layer_weights)
             if len(w) != len(self.style_layers):
@@ -252,38 +358,27 @@ class StylizeConfig:
                     f"style_layer_weights: expected {len(self.style_layers)} values (one per style layer), "
                     f"got {len(w)}: {self.style_layer_weights!r}"
                 )
-            object.__setattr__(self, "style_layer_weights", w)
+            self._set("style_layer_weights", w)
         if self.style_blend is not None:
             b = parse_float_list("style_blend", self.style_blend)
             if sum(b) <= 0:
                 raise OptionError(f"style_blend: the weights must not all be 0, got {self.style_blend!r}")
-            object.__setattr__(self, "style_blend", b)
+            self._set("style_blend", b)
         if not isinstance(self.init, (str, os.PathLike)) or not str(self.init):
             raise OptionError(f"init: expected content, style, noise or an image path, got {self.init!r}")
-        if self.backbone not in BACKBONES:
-            import difflib
-
-            near = difflib.get_close_matches(str(self.backbone), BACKBONES, n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise OptionError(f"backbone: expected one of {', '.join(BACKBONES)}, got {self.backbone!r}{hint}")
+        check_backbone(self.backbone)
         if self.weights is not None and self.backbone not in ("vgg16", "vgg19"):
             raise OptionError(
                 f"weights: a weights file needs backbone vgg16 or vgg19 (the file's architecture), "
                 f"got backbone {self.backbone!r}"
             )
-        if self.pooling not in POOLINGS:
-            raise OptionError(f"pooling: expected 'avg' or 'max', got {self.pooling!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise OptionError(f"seed: expected an integer >= 0, got {self.seed!r}")
+        check_pooling(self.pooling)
+        self._set("seed", check_int("seed", self.seed, minimum=0))
 
-    def with_options(self, **changes: object) -> "StylizeConfig":
-        """A copy with some options changed (validated again)."""
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+    def _misplaced(self, unknown: Set[str]) -> Optional[str]:
         if "strength" in unknown:
-            raise OptionError("strength: only used by method 'arbitrary', not by method 'gatys' (the optimizer)")
-        if unknown:
-            raise OptionError(f"unknown option(s): {', '.join(sorted(unknown))}")
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+            return "strength: only used by method 'arbitrary', not by method 'gatys' (the optimizer)"
+        return None
 
     def blend_weights(self, num_styles: int) -> Tuple[float, ...]:
         """Normalized blend weights for ``num_styles`` style images."""
@@ -291,7 +386,7 @@ class StylizeConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class ArbitraryConfig:
+class ArbitraryConfig(_Options):
     """Options of one forward pass of the arbitrary-style networks (``method="arbitrary"``).
 
     * ``size``: the output long side; the photo is resized (Lanczos) to it first, as for
@@ -326,34 +421,168 @@ class ArbitraryConfig:
     dtype: str = "auto"
 
     def __post_init__(self) -> None:
-        _positive_int("size", self.size, minimum=MIN_SIZE, maximum=MAX_SIZE)
+        self._set("size", check_int("size", self.size, minimum=MIN_SIZE, maximum=MAX_SIZE))
         check_dtype_option(self.dtype)
-        object.__setattr__(self, "strength", check_strength(self.strength))
-        scale = _weight("style_scale", self.style_scale, allow_zero=False)
+        self._set("strength", check_strength(self.strength))
+        scale = check_number("style_scale", self.style_scale, allow_zero=False)
         low, high = ARBITRARY_STYLE_SCALE
         if not low <= scale <= high:
             raise OptionError(f"style_scale: expected a number between {low:g} and {high:g} (the painting's "
                               f"shorter side {round(ARBITRARY_STYLE_SIZE * low)}-{round(ARBITRARY_STYLE_SIZE * high)} px), got {self.style_scale!r}")
-        object.__setattr__(self, "style_scale", scale)
+        self._set("style_scale", scale)
         if self.style_blend is not None:
             b = parse_float_list("style_blend", self.style_blend)
             if sum(b) <= 0:
                 raise OptionError(f"style_blend: the weights must not all be 0, got {','.join(f'{v:g}' for v in b)}")
-            object.__setattr__(self, "style_blend", b)
+            self._set("style_blend", b)
         if not isinstance(self.preserve_color, bool):
             raise OptionError(f"preserve_color: expected True or False, got {self.preserve_color!r}")
 
-    def with_options(self, **changes: object) -> "ArbitraryConfig":
-        """A copy with some options changed (validated again); an optimizer-only option is an error."""
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            optimizer = unknown & {f.name for f in dataclasses.fields(StylizeConfig)}
-            if optimizer:
-                raise OptionError(f"{sorted(optimizer)[0]}: only used by method 'gatys' (the optimizer), "
-                                  f"not by method 'arbitrary'")
-            raise OptionError(f"unknown option(s): {', '.join(sorted(unknown))}")
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+    def _misplaced(self, unknown: Set[str]) -> Optional[str]:
+        optimizer = unknown & {f.name for f in dataclasses.fields(StylizeConfig)}
+        if optimizer:
+            return f"{sorted(optimizer)[0]}: only used by method 'gatys' (the optimizer), not by method 'arbitrary'"
+        return None
 
     def blend_weights(self, num_styles: int) -> Tuple[float, ...]:
         """Normalized blend weights for ``num_styles`` style images."""
         return normalize_blend(self.style_blend, num_styles)
+
+
+#: Largest training crop, style image or predictor side (px).
+_MAX_TRAIN_SIDE = 4096
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig(_Options):
+    """Options of one fast-style-network training run (validated, frozen).
+
+    ``architecture="arbitrary"`` fine-tunes the shipped arbitrary-style networks
+    (docs/ARBITRARY.md, "Fine-tuning"): ``style_size`` is then the side of the square painting
+    crops (default ``size``), ``predictor_size`` the side the style predictor sees them at,
+    and ``train_predictor`` trains the predictor too; ``width`` stays 1.
+
+    The loss weights apply to the normalized terms of :class:`~tf_style.losses.PerceptualLoss`
+    (each divided by its target's energy). The default style weight (10) was tuned on
+    Starry Night with vgg16-hed; with vgg19 the shipped demo network was trained at 50, then
+    15 (models/README.md). Retuning it for vgg19 needs a real photo corpus (a later issue).
+
+    Example:
+        >>> TrainConfig(architecture="mobile", steps=100).batch
+        4
+    """
+
+    size: int = 256
+    batch: int = 4
+    steps: int = 20000
+    learning_rate: float = 1e-3
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    tv_weight: float = 1e-5
+    content_layers: Tuple[str, ...] = DEFAULT_CONTENT_LAYERS
+    style_layers: Tuple[str, ...] = DEFAULT_STYLE_LAYERS
+    #: Long side the style image is resized to for its Gram targets (None: ``size``).
+    style_size: Optional[int] = None
+    architecture: str = "johnson"
+    width: float = 1.0
+    #: arbitrary only: also train the style predictor (off: only the transformer learns).
+    train_predictor: bool = False
+    #: arbitrary only: side of the painting crops fed to the style predictor.
+    predictor_size: int = ARBITRARY_STYLE_SIZE
+    backbone: str = "auto"
+    #: Pooling between the loss network's blocks, as in the optimizer: ``avg`` or ``max``.
+    pooling: str = "avg"
+    #: The loss network's convolutions: ``float32``, ``bfloat16`` or ``auto`` (bfloat16
+    #: where it runs natively); the network being trained and the losses stay float32.
+    dtype: str = "auto"
+    #: The style term: ``gram``, ``meancov`` or ``sliced`` (``tf_style.losses``).
+    style_loss: str = "gram"
+    #: A network whose pictures the one being trained also learns to reproduce (distillation):
+    #: ``"arbitrary"`` (the shipped arbitrary-style networks with the style image's vector) or
+    #: the path of a trained per-style ``.keras`` network; None: none.
+    teacher: Optional[str] = None
+    #: Weight of the teacher term: the mean squared difference from the teacher's picture,
+    #: pixels in [0, 1].
+    teacher_weight: float = TEACHER_WEIGHT
+    checkpoint_every: int = 500
+    sample_every: int = 500
+    log_every: int = 50
+    keep_checkpoints: int = 3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self._set("size", check_int("size", self.size, minimum=MIN_IMAGE_SIDE, maximum=_MAX_TRAIN_SIDE))
+        self._set("batch", check_int("batch", self.batch, maximum=1024))
+        self._set("steps", check_int("steps", self.steps))
+        self._set("learning_rate", check_number("learning_rate", self.learning_rate, allow_zero=False))
+        for name in ("content_weight", "style_weight", "tv_weight", "teacher_weight"):
+            self._set(name, check_number(name, getattr(self, name)))
+        if self.teacher is not None:
+            if not isinstance(self.teacher, (str, os.PathLike)) or not os.fspath(self.teacher):
+                raise OptionError(f"teacher: expected {ARBITRARY!r} or a .keras file, got {self.teacher!r}")
+            self._set("teacher", os.fspath(self.teacher))
+            if self.teacher != ARBITRARY and not self.teacher.endswith(".keras"):
+                raise OptionError(f"teacher: expected {ARBITRARY!r} or a .keras file, got {self.teacher!r}")
+            if self.architecture == ARBITRARY:
+                raise OptionError(f"teacher: distills into a per-style network, not architecture {ARBITRARY!r}")
+        distilled = self.teacher is not None and self.teacher_weight > 0
+        if self.content_weight == 0 and self.style_weight == 0 and not distilled:
+            raise OptionError("content_weight and style_weight: at least one must be > 0 (or a teacher with "
+                              "teacher_weight > 0), got 0 and 0")
+        for name in ("content_layers", "style_layers"):
+            self._set(name, check_layer_names(name, getattr(self, name), split=True))
+        if self.style_size is not None:
+            self._set("style_size", check_int("style_size", self.style_size, minimum=MIN_IMAGE_SIDE,
+                                              maximum=_MAX_TRAIN_SIDE))
+        if self.architecture not in TRAIN_ARCHITECTURES:
+            raise OptionError(
+                f"architecture: expected one of {', '.join(TRAIN_ARCHITECTURES)}, got {self.architecture!r}"
+            )
+        width = check_number("width", self.width, allow_zero=False)
+        if width > 4:
+            raise OptionError(f"width: expected a number > 0 and <= 4, got {self.width!r}")
+        self._set("width", width)
+        arb = self.architecture == ARBITRARY
+        if arb and width != 1:
+            raise OptionError(f"width: the arbitrary networks have a fixed width; leave it at 1, got {self.width!r}")
+        if not _is_bool(self.train_predictor):
+            raise OptionError(f"train_predictor: expected True or False, got {self.train_predictor!r}")
+        self._set("train_predictor", bool(self.train_predictor))
+        if self.train_predictor and not arb:
+            raise OptionError(
+                f"train_predictor: only for architecture {ARBITRARY!r} (a per-style network has no "
+                f"predictor), got True with architecture {self.architecture!r}"
+            )
+        self._set("predictor_size", check_int("predictor_size", self.predictor_size,
+                                              minimum=ARBITRARY_MIN_STYLE_SIZE, maximum=_MAX_TRAIN_SIDE))
+        if self.predictor_size != ARBITRARY_STYLE_SIZE and not arb:
+            raise OptionError(
+                f"predictor_size: only for architecture {ARBITRARY!r}, got {self.predictor_size!r} "
+                f"with architecture {self.architecture!r}"
+            )
+        check_backbone(self.backbone)
+        check_pooling(self.pooling)
+        check_dtype_option(self.dtype)
+        check_style_loss(self.style_loss)
+        if arb and self.style_loss != "gram":
+            # Each batch element has its own painting: the targets are per-example Grams.
+            raise OptionError(f"style_loss: architecture {ARBITRARY!r} trains with 'gram' only, "
+                              f"got {self.style_loss!r}")
+        self._set("checkpoint_every", check_int("checkpoint_every", self.checkpoint_every))
+        self._set("sample_every", check_int("sample_every", self.sample_every, minimum=0))
+        self._set("log_every", check_int("log_every", self.log_every))
+        self._set("keep_checkpoints", check_int("keep_checkpoints", self.keep_checkpoints))
+        self._set("seed", check_int("seed", self.seed, minimum=0, maximum=2**31 - 1))
+
+    def to_dict(self) -> dict:
+        """The fields as JSON-ready values (``run.json``); :meth:`from_dict` reads them back."""
+        d = dataclasses.asdict(self)
+        d["content_layers"] = list(self.content_layers)
+        d["style_layers"] = list(self.style_layers)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        """A config from :meth:`to_dict`'s output; keys of other versions are ignored."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

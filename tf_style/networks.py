@@ -49,13 +49,14 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from tf_style.config import MIN_IMAGE_SIDE, NETWORK_ARCHITECTURES
 from tf_style.errors import OptionError
 
-ARCHITECTURES = ("johnson", "mobile")
+ARCHITECTURES = NETWORK_ARCHITECTURES
 PADDINGS = ("reflect", "same", "border")
 BORDER = 8
 """Reflected margin, in pixels on each side, that ``padding="border"`` adds and crops."""
-MIN_SIZE = 16
+MIN_SIZE = MIN_IMAGE_SIDE
 """Smallest supported image height/width (reflection needs the pad smaller than the side)."""
 
 _PACKAGE = "tf_style"

@@ -59,7 +59,15 @@ from tf_style import arbitrary
 from tf_style import backbones as bb
 from tf_style import image as im
 from tf_style import networks, tfimage
-from tf_style.config import BACKBONES, check_dtype_option, check_style_loss
+# TrainConfig and its constants live in the TensorFlow-free config (the CLI reads their
+# defaults); re-exported here, where they always were.
+from tf_style.config import (
+    ARBITRARY,
+    ARBITRARY_STYLE_SIZE,
+    TEACHER_WEIGHT,
+    TRAIN_ARCHITECTURES,
+    TrainConfig,
+)
 from tf_style.errors import (
     DataError,
     ModelLoadError,
@@ -100,192 +108,11 @@ _TF_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP")
 MAX_DATA_PIXELS = 64_000_000
 _RUN_FILE = "run.json"
 _MODEL_FILE = "model.keras"
-#: Fine-tunes Magenta's arbitrary-style pair (tf_style.arbitrary) instead of a per-style network.
-ARBITRARY = "arbitrary"
-TRAIN_ARCHITECTURES = networks.ARCHITECTURES + (ARBITRARY,)
 #: Side the style predictor sees a painting crop at: predict_style's default style_size
-#: (the size the shipped int8 graph was calibrated at); a test keeps the two equal.
-PREDICTOR_SIZE = 256
-#: Weight of the distillation term (``TrainConfig.teacher_weight``): its mean squared pixel
-#: difference (0..1 scale) is ~0.05 between an untrained network and the teacher, so 10 makes
-#: it as large as the normalized perceptual terms at the start.
-TEACHER_WEIGHT = 10.0
+#: (the size the shipped int8 graph was calibrated at), the same constant.
+PREDICTOR_SIZE = ARBITRARY_STYLE_SIZE
 # The painting stream's seed is the run's seed plus this, so its order is not the photos'.
 _PAINTING_SEED = 1_000_003
-
-
-# --------------------------------------------------------------------------- config
-
-
-def _int_option(name: str, value: object, minimum: int, maximum: Optional[int] = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise OptionError(f"{name}: expected an integer, got {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
-        raise OptionError(f"{name}: expected an integer {bound}, got {value!r}")
-    return int(value)
-
-
-def _float_option(name: str, value: object, *, positive: bool = False) -> float:
-    if isinstance(value, bool):
-        raise OptionError(f"{name}: expected a number, got {value!r}")
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise OptionError(f"{name}: expected a number, got {value!r}") from None
-    if not math.isfinite(v) or v < 0 or (positive and v == 0):
-        need = "> 0" if positive else ">= 0"
-        raise OptionError(f"{name}: expected a finite number {need}, got {value!r}")
-    return v
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Options of one fast-style-network training run (validated, frozen).
-
-    ``architecture="arbitrary"`` fine-tunes the shipped arbitrary-style networks
-    (docs/ARBITRARY.md, "Fine-tuning"): ``style_size`` is then the side of the square painting
-    crops (default ``size``), ``predictor_size`` the side the style predictor sees them at,
-    and ``train_predictor`` trains the predictor too; ``width`` stays 1.
-
-    The loss weights apply to the normalized terms of :class:`~tf_style.losses.PerceptualLoss`
-    (each divided by its target's energy). The default style weight (10) was tuned on
-    Starry Night with vgg16-hed; with vgg19 the shipped demo network was trained at 50, then
-    15 (models/README.md). Retuning it for vgg19 needs a real photo corpus (a later issue).
-
-    Example:
-        >>> TrainConfig(architecture="mobile", steps=100).batch
-        4
-    """
-
-    size: int = 256
-    batch: int = 4
-    steps: int = 20000
-    learning_rate: float = 1e-3
-    content_weight: float = 1.0
-    style_weight: float = 10.0
-    tv_weight: float = 1e-5
-    content_layers: Tuple[str, ...] = bb.DEFAULT_CONTENT_LAYERS
-    style_layers: Tuple[str, ...] = bb.DEFAULT_STYLE_LAYERS
-    #: Long side the style image is resized to for its Gram targets (None: ``size``).
-    style_size: Optional[int] = None
-    architecture: str = "johnson"
-    width: float = 1.0
-    #: arbitrary only: also train the style predictor (off: only the transformer learns).
-    train_predictor: bool = False
-    #: arbitrary only: side of the painting crops fed to the style predictor.
-    predictor_size: int = PREDICTOR_SIZE
-    backbone: str = "auto"
-    #: Pooling between the loss network's blocks, as in the optimizer: ``avg`` or ``max``.
-    pooling: str = "avg"
-    #: The loss network's convolutions: ``float32``, ``bfloat16`` or ``auto`` (bfloat16
-    #: where it runs natively); the network being trained and the losses stay float32.
-    dtype: str = "auto"
-    #: The style term: ``gram``, ``meancov`` or ``sliced`` (``tf_style.losses``).
-    style_loss: str = "gram"
-    #: A network whose pictures the one being trained also learns to reproduce (distillation):
-    #: ``"arbitrary"`` (the shipped arbitrary-style networks with the style image's vector) or
-    #: the path of a trained per-style ``.keras`` network; None: none.
-    teacher: Optional[str] = None
-    #: Weight of the teacher term: the mean squared difference from the teacher's picture,
-    #: pixels in [0, 1].
-    teacher_weight: float = TEACHER_WEIGHT
-    checkpoint_every: int = 500
-    sample_every: int = 500
-    log_every: int = 50
-    keep_checkpoints: int = 3
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        _int_option("size", self.size, networks.MIN_SIZE, 4096)
-        _int_option("batch", self.batch, 1, 1024)
-        _int_option("steps", self.steps, 1)
-        _float_option("learning_rate", self.learning_rate, positive=True)
-        _float_option("content_weight", self.content_weight)
-        _float_option("style_weight", self.style_weight)
-        _float_option("tv_weight", self.tv_weight)
-        _float_option("teacher_weight", self.teacher_weight)
-        for name in ("learning_rate", "content_weight", "style_weight", "tv_weight", "teacher_weight"):
-            object.__setattr__(self, name, float(getattr(self, name)))
-        if self.teacher is not None:
-            if not isinstance(self.teacher, (str, os.PathLike)) or not os.fspath(self.teacher):
-                raise OptionError(f"teacher: expected {ARBITRARY!r} or a .keras file, got {self.teacher!r}")
-            object.__setattr__(self, "teacher", os.fspath(self.teacher))
-            if self.teacher != ARBITRARY and not self.teacher.endswith(".keras"):
-                raise OptionError(f"teacher: expected {ARBITRARY!r} or a .keras file, got {self.teacher!r}")
-            if self.architecture == ARBITRARY:
-                raise OptionError(f"teacher: distills into a per-style network, not architecture {ARBITRARY!r}")
-        distilled = self.teacher is not None and self.teacher_weight > 0
-        if self.content_weight == 0 and self.style_weight == 0 and not distilled:
-            raise OptionError("content_weight and style_weight: at least one must be > 0 (or a teacher with "
-                              "teacher_weight > 0), got 0 and 0")
-        for name in ("content_layers", "style_layers"):
-            value = getattr(self, name)
-            if isinstance(value, str):
-                value = tuple(v.strip() for v in value.split(","))
-            if not value or not all(isinstance(v, str) and v for v in value):
-                raise OptionError(f"{name}: expected a non-empty list of layer names, got {value!r}")
-            object.__setattr__(self, name, tuple(value))
-        if self.style_size is not None:
-            _int_option("style_size", self.style_size, networks.MIN_SIZE, 4096)
-        if self.architecture not in TRAIN_ARCHITECTURES:
-            raise OptionError(
-                f"architecture: expected one of {', '.join(TRAIN_ARCHITECTURES)}, got {self.architecture!r}"
-            )
-        width = _float_option("width", self.width, positive=True)
-        if width > 4:
-            raise OptionError(f"width: expected a number > 0 and <= 4, got {self.width!r}")
-        object.__setattr__(self, "width", width)
-        arb = self.architecture == ARBITRARY
-        if arb and width != 1:
-            raise OptionError(f"width: the arbitrary networks have a fixed width; leave it at 1, got {self.width!r}")
-        if not isinstance(self.train_predictor, (bool, np.bool_)):
-            raise OptionError(f"train_predictor: expected True or False, got {self.train_predictor!r}")
-        object.__setattr__(self, "train_predictor", bool(self.train_predictor))
-        if self.train_predictor and not arb:
-            raise OptionError(
-                f"train_predictor: only for architecture {ARBITRARY!r} (a per-style network has no "
-                f"predictor), got True with architecture {self.architecture!r}"
-            )
-        _int_option("predictor_size", self.predictor_size, arbitrary.MIN_STYLE_SIZE, 4096)
-        if self.predictor_size != PREDICTOR_SIZE and not arb:
-            raise OptionError(
-                f"predictor_size: only for architecture {ARBITRARY!r}, got {self.predictor_size!r} "
-                f"with architecture {self.architecture!r}"
-            )
-        if self.backbone not in BACKBONES:
-            raise OptionError(f"backbone: expected one of {', '.join(BACKBONES)}, got {self.backbone!r}")
-        if self.pooling not in ("avg", "max"):
-            raise OptionError(f"pooling: expected 'avg' or 'max', got {self.pooling!r}")
-        check_dtype_option(self.dtype)
-        check_style_loss(self.style_loss)
-        if arb and self.style_loss != "gram":
-            # Each batch element has its own painting: the targets are per-example Grams.
-            raise OptionError(f"style_loss: architecture {ARBITRARY!r} trains with 'gram' only, "
-                              f"got {self.style_loss!r}")
-        _int_option("checkpoint_every", self.checkpoint_every, 1)
-        _int_option("sample_every", self.sample_every, 0)
-        _int_option("log_every", self.log_every, 1)
-        _int_option("keep_checkpoints", self.keep_checkpoints, 1)
-        _int_option("seed", self.seed, 0, 2**31 - 1)
-
-    def with_options(self, **changes: object) -> "TrainConfig":
-        """A copy with some options changed (validated again)."""
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise OptionError(f"unknown option(s): {', '.join(sorted(unknown))}")
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
-
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["content_layers"] = list(self.content_layers)
-        d["style_layers"] = list(self.style_layers)
-        return d
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 # --------------------------------------------------------------------------- data
