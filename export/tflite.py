@@ -31,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-QUANTIZATIONS = ("none", "float16", "dynamic", "int8")  # = tf_style.export.QUANTIZATIONS
+from tf_style.config import DEFAULT_TFLITE_SIDE, QUANTIZATIONS  # noqa: E402  (TensorFlow-free: --help stays instant)
 
 
 def _size(text: str):
@@ -49,8 +49,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("model", metavar="MODEL.keras", help="trained network")
     parser.add_argument("out", metavar="OUT.tflite", help="output file")
     parser.add_argument("--quantize", choices=QUANTIZATIONS, default="none")
-    parser.add_argument("--size", type=_size, default=384, metavar="N|WxH|any",
-                        help="input size the .tflite takes (default 384)")
+    parser.add_argument("--size", type=_size, default=DEFAULT_TFLITE_SIDE, metavar="N|WxH|any",
+                        help=f"input size the .tflite takes (default {DEFAULT_TFLITE_SIDE})")
     parser.add_argument("--calibration", nargs="+", metavar="PHOTO",
                         help="real photos (files or folders) for --quantize int8")
     parser.add_argument("--force", action="store_true", help="replace an existing file")

@@ -14,6 +14,13 @@ import signal
 import sys
 from typing import Callable, Dict, List, Optional, Sequence
 
+from tf_style.config import (
+    DEFAULT_MAX_DECODE_PIXELS,
+    DEFAULT_TFLITE_SIDE,
+    MIN_IMAGE_SIDE,
+    QUANTIZATIONS,
+    SWEEP_RATIOS,
+)
 from tf_style.errors import MemoryBudgetError, OptionError, TfStyleError
 
 EXIT_USAGE = 2
@@ -68,18 +75,40 @@ _OPTIMIZER_FIELDS = (
     "iterations", "pyramid", "optimizer", "learning_rate", "content_weight", "style_weight", "tv_weight",
     "init", "backbone", "weights", "pooling", "seed", "tile", "tile_iterations", "dtype", "style_loss",
 )
-def _add_style_loss(p, default: Optional[str], *, gatys: bool = False) -> None:
+def _add_style_loss(p, default: Optional[str], shown: str, *, gatys: bool = False) -> None:
+    """``--style-loss`` with argparse default ``default`` (None: the config decides), help saying ``shown``."""
     from tf_style.config import STYLE_LOSSES
 
-    shown = f"default {default}" if default else "default gram"
     # No argparse `choices`: a bad value goes through the config's check, one line naming the flag.
     p.add_argument("--style-loss", default=default, metavar="LOSS",
                    help=f"{'[gatys] ' if gatys else ''}{', '.join(STYLE_LOSSES)}: Gram matrices (Gatys), mean and covariance "
-                        f"(Wasserstein-2 of Gaussians) or sliced Wasserstein ({shown})")
+                        f"(Wasserstein-2 of Gaussians) or sliced Wasserstein (default {shown})")
+
+
+def _layers(names: Sequence[str]) -> str:
+    """Default layers as help text: ``block1_conv1,...,block5_conv1`` (first and last of a long list)."""
+    return ",".join(names) if len(names) <= 2 else f"{names[0]},...,{names[-1]}"
+
+
+def _one_of(values: Sequence[str], default: str) -> str:
+    """``"avg (default) or max"``: the choices with the default marked."""
+    shown = [f"{v} (default)" if v == default else v for v in values]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
 
 
 def _add_stylize(sub) -> None:
-    from tf_style.config import DEFAULT_METHOD, METHODS, ArbitraryConfig, StylizeConfig
+    from tf_style.config import (
+        ARBITRARY_STYLE_SCALE,
+        ARBITRARY_STYLE_SIZE,
+        BACKBONES,
+        DEFAULT_METHOD,
+        DTYPE_OPTIONS,
+        METHODS,
+        OPTIMIZERS,
+        POOLINGS,
+        ArbitraryConfig,
+        StylizeConfig,
+    )
 
     D = StylizeConfig()  # defaults live in one place: the config
     A = ArbitraryConfig()
@@ -106,31 +135,32 @@ def _add_stylize(sub) -> None:
     p.add_argument("--iterations", type=_int, default=None,
                    help=f"[gatys] loss evaluations at the final size; coarser levels get 2x per halving (default {D.iterations})")
     p.add_argument("--pyramid", type=_int, default=None, help=f"[gatys] coarse-to-fine levels, 1 = off (default {D.pyramid})")
-    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default=None, help=f"[gatys] (default {D.optimizer})")
-    _add_style_loss(p, None, gatys=True)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=None, help=f"[gatys] (default {D.optimizer})")
+    _add_style_loss(p, None, D.style_loss, gatys=True)
     p.add_argument("--learning-rate", type=_float, default=None, help=f"[gatys] Adam step in pixel units (default {D.learning_rate:g})")
     p.add_argument("--content-weight", type=_float, default=None, metavar="W", help=f"[gatys] alpha (default {D.content_weight:g})")
     p.add_argument("--style-weight", type=_float, default=None, metavar="W", help=f"[gatys] beta (default {D.style_weight:g})")
     p.add_argument("--tv-weight", type=_float, default=None, metavar="W", help=f"[gatys] total variation (default {D.tv_weight:g})")
     p.add_argument("--content-layers", type=_names, default=None, metavar="L1,L2",
-                   help="[gatys] default block4_conv2 (aliases conv4_2/relu4_2 work)")
+                   help=f"[gatys] default {_layers(D.content_layers)} (aliases conv4_2/relu4_2 work)")
     p.add_argument("--style-layers", type=_names, default=None, metavar="L1,L2,...",
-                   help="[gatys] default block1_conv1,...,block5_conv1")
+                   help=f"[gatys] default {_layers(D.style_layers)}")
     p.add_argument("--style-layer-weights", default=None, metavar="W1,W2,...", help="[gatys]")
     p.add_argument("--style-blend", default=None, metavar="W1,W2,...",
                    help="weights of several styles (normalized; default equal). gatys blends their Gram "
                         "targets, arbitrary their style vectors")
     p.add_argument("--style-scale", type=_float, default=D.style_scale,
                    help="the style image's size as the network sees it: gatys, relative to the output (> 1 = "
-                        "bigger strokes); arbitrary, relative to the predictor's 256 px shorter side, 0.125-8 "
-                        f"(< 1 = bolder, coarser marks; > 1 = finer, fainter texture) (default {D.style_scale:g})")
+                        f"bigger strokes); arbitrary, relative to the predictor's {ARBITRARY_STYLE_SIZE} px shorter "
+                        f"side, {ARBITRARY_STYLE_SCALE[0]:g}-{ARBITRARY_STYLE_SCALE[1]:g} (< 1 = bolder, coarser marks; > 1 = finer, fainter texture) (default {D.style_scale:g})")
     p.add_argument("--init", default=None, help=f"[gatys] content, style, noise or an image path (default {D.init})")
     p.add_argument("--preserve-color", action="store_true",
                    help="keep the photo's colours (gatys: luminance-only transfer, Gatys et al. 2016; "
                         "arbitrary: the result's luminance with the photo's colours)")
-    p.add_argument("--backbone", default=None, help="[gatys] auto, vgg19, vgg16, vgg16-hed (default auto)")
+    p.add_argument("--backbone", default=None, help=f"[gatys] {', '.join(BACKBONES)} (default {D.backbone})")
     p.add_argument("--weights", default=None, metavar="PATH", help="[gatys] local .h5 of Keras VGG weights")
-    p.add_argument("--pooling", default=None, help="[gatys] avg (Gatys' choice, default) or max")
+    p.add_argument("--pooling", default=None,
+                   help=f"[gatys] {_one_of(POOLINGS, D.pooling)}: the backbone's pooling (avg is Gatys' choice)")
     p.add_argument("--seed", type=_int, default=None, help=f"[gatys] (default {D.seed})")
     p.add_argument("--tile", type=_int, default=None, metavar="PX",
                    help=f"[gatys] optimize levels longer than 2 x PX in PX x PX tiles, for pictures larger than "
@@ -138,8 +168,8 @@ def _add_stylize(sub) -> None:
     p.add_argument("--tile-iterations", type=_int, default=None, metavar="N",
                    help=f"[gatys] loss evaluations per tile (default {D.tile_iterations})")
     p.add_argument("--dtype", default=None,
-                   help="auto (default: bfloat16 where the GPU/CPU runs it natively, else float32), "
-                        "float32 or bfloat16 convolutions")
+                   help=f"{_one_of(DTYPE_OPTIONS, D.dtype)} convolutions; auto: bfloat16 where the GPU/CPU "
+                        "runs it natively, else float32")
     p.add_argument("--save-every", type=_int, default=None, metavar="N",
                    help="[gatys] write the current picture to OUT every N evaluations")
     p.add_argument("--plot", default=None, metavar="PATH",
@@ -200,7 +230,7 @@ def _cmd_stylize(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         im.check_output_path(args.plot, inputs=[*inputs, args.output])
     # Read every input before loading TensorFlow models: bad files fail in milliseconds.
     content = im.read_image(args.content)
-    im.check_min_size(content, 16, name=args.content)
+    im.check_min_size(content, MIN_IMAGE_SIDE, name=args.content)
     for path in inputs[1:]:
         im.read_image(path)
 
@@ -312,8 +342,9 @@ def _cmd_info(args: argparse.Namespace, log: Callable[[str], None]) -> int:
 
 
 def _add_train(sub) -> None:
-    # Defaults are written out rather than read from TrainConfig: importing tf_style.train
-    # loads TensorFlow, and building the parser must stay instant (tests compare them).
+    from tf_style.config import ARBITRARY, BACKBONES, DTYPE_OPTIONS, NETWORK_ARCHITECTURES, POOLINGS, TrainConfig
+
+    T = TrainConfig()  # defaults live in one place: the config (TensorFlow-free)
     p = sub.add_parser(
         "train",
         help="train a fast style network (Johnson et al. 2016) for one style, "
@@ -329,42 +360,47 @@ def _add_train(sub) -> None:
     p.add_argument("--data", required=True, metavar="DIR", help="folder of training photos (searched recursively)")
     p.add_argument("--out", required=True, metavar="RUN_DIR",
                    help="run folder: checkpoints, samples, logs and model.keras at the end")
-    p.add_argument("--size", type=_int, default=None, help="training crop side in px (default 256)")
-    p.add_argument("--batch", type=_int, default=None, help="photos per step (default 4)")
-    p.add_argument("--steps", type=_int, default=None, help="total training steps (default 20000)")
+    p.add_argument("--size", type=_int, default=None, help=f"training crop side in px (default {T.size})")
+    p.add_argument("--batch", type=_int, default=None, help=f"photos per step (default {T.batch})")
+    p.add_argument("--steps", type=_int, default=None, help=f"total training steps (default {T.steps})")
     p.add_argument("--lr", "--learning-rate", dest="learning_rate", type=_float, default=None,
-                   help="Adam learning rate (default 0.001)")
-    p.add_argument("--content-weight", type=_float, default=None, metavar="W", help="(default 1)")
-    p.add_argument("--style-weight", type=_float, default=None, metavar="W", help="(default 10)")
-    p.add_argument("--tv-weight", type=_float, default=None, metavar="W", help="(default 1e-05)")
-    p.add_argument("--content-layers", type=_names, default=None, metavar="L1,L2", help="default block4_conv2")
+                   help=f"Adam learning rate (default {T.learning_rate:g})")
+    p.add_argument("--content-weight", type=_float, default=None, metavar="W", help=f"(default {T.content_weight:g})")
+    p.add_argument("--style-weight", type=_float, default=None, metavar="W", help=f"(default {T.style_weight:g})")
+    p.add_argument("--tv-weight", type=_float, default=None, metavar="W", help=f"(default {T.tv_weight:g})")
+    p.add_argument("--content-layers", type=_names, default=None, metavar="L1,L2",
+                   help=f"default {_layers(T.content_layers)}")
     p.add_argument("--style-layers", type=_names, default=None, metavar="L1,L2,...",
-                   help="default block1_conv1,...,block5_conv1")
-    _add_style_loss(p, None)
+                   help=f"default {_layers(T.style_layers)}")
+    _add_style_loss(p, None, T.style_loss)
     p.add_argument("--style-size", type=_int, default=None,
                    help="long side of the style image for its targets (default: --size)")
     p.add_argument("--architecture", default=None,
-                   help="johnson, mobile or arbitrary (fine-tune the arbitrary-style networks) (default johnson)")
+                   help=f"{', '.join(NETWORK_ARCHITECTURES)} or {ARBITRARY} (fine-tune the arbitrary-style networks) "
+                        f"(default {T.architecture})")
     p.add_argument("--width", type=_float, default=None,
-                   help="channel multiplier (default 1); not for arbitrary")
+                   help=f"channel multiplier (default {T.width:g}); not for {ARBITRARY}")
     p.add_argument("--train-predictor", action="store_true", default=None,
-                   help="arbitrary only: train the style predictor too (default: only the transformer)")
+                   help=f"{ARBITRARY} only: train the style predictor too (default: only the transformer)")
     p.add_argument("--predictor-size", type=_int, default=None,
-                   help="arbitrary only: side of the painting crops the style predictor sees (default 256)")
-    p.add_argument("--teacher", default=None, metavar="arbitrary|MODEL.keras",
-                   help="also learn to reproduce this network's pictures (distillation): 'arbitrary' (the "
+                   help=f"{ARBITRARY} only: side of the painting crops the style predictor sees "
+                        f"(default {T.predictor_size})")
+    p.add_argument("--teacher", default=None, metavar=f"{ARBITRARY}|MODEL.keras",
+                   help=f"also learn to reproduce this network's pictures (distillation): '{ARBITRARY}' (the "
                    "arbitrary-style networks with STYLE's vector) or a trained per-style .keras network")
     p.add_argument("--teacher-weight", type=_float, default=None, metavar="W",
                    help="weight of the teacher term, the mean squared pixel difference on a 0..1 scale "
-                   "(default 10); 0 turns the teacher off (e.g. on --resume)")
-    p.add_argument("--backbone", default=None, help="auto, vgg19, vgg16, vgg16-hed (default auto)")
-    p.add_argument("--pooling", default=None, help="avg (default) or max: the loss network's pooling")
+                   f"(default {T.teacher_weight:g}); 0 turns the teacher off (e.g. on --resume)")
+    p.add_argument("--backbone", default=None, help=f"{', '.join(BACKBONES)} (default {T.backbone})")
+    p.add_argument("--pooling", default=None, help=f"{_one_of(POOLINGS, T.pooling)}: the loss network's pooling")
     p.add_argument("--dtype", default=None,
-                   help="auto (default), float32 or bfloat16: the loss network's convolutions")
-    p.add_argument("--checkpoint-every", type=_int, default=None, metavar="K", help="(default 500)")
-    p.add_argument("--sample-every", type=_int, default=None, metavar="K", help="0 = never (default 500)")
-    p.add_argument("--log-every", type=_int, default=None, metavar="K", help="(default 50)")
-    p.add_argument("--seed", type=_int, default=None, help="(default 0)")
+                   help=f"{_one_of(DTYPE_OPTIONS, T.dtype)}: the loss network's convolutions")
+    p.add_argument("--checkpoint-every", type=_int, default=None, metavar="K",
+                   help=f"(default {T.checkpoint_every})")
+    p.add_argument("--sample-every", type=_int, default=None, metavar="K",
+                   help=f"0 = never (default {T.sample_every})")
+    p.add_argument("--log-every", type=_int, default=None, metavar="K", help=f"(default {T.log_every})")
+    p.add_argument("--seed", type=_int, default=None, help=f"(default {T.seed})")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in RUN_DIR from its last checkpoint (starts one if none)")
     p.add_argument("--plot", default=None, metavar="PNG",
@@ -389,7 +425,9 @@ def _cmd_train(args: argparse.Namespace, log: Callable[[str], None]) -> int:
 
         require_matplotlib("--plot")
         im.check_output_path(args.plot, inputs=list(args.style))
-    if args.architecture == "arbitrary" and args.width is not None:
+    from tf_style.config import ARBITRARY
+
+    if args.architecture == ARBITRARY and args.width is not None:
         raise OptionError("width: means nothing with --architecture arbitrary (its networks have a fixed "
                           f"width); leave it out, got {args.width:g}")
     _load_tensorflow()  # tf_style.train imports it; the data and options are checked right after
@@ -469,7 +507,7 @@ def _cmd_apply(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     return 0
 
 
-_EXPORT_QUANTIZATIONS = ("none", "float16", "dynamic", "int8")  # = tf_style.export.QUANTIZATIONS
+_EXPORT_QUANTIZATIONS = QUANTIZATIONS  # the one tuple (tf_style.config); tests import this name
 
 
 def _add_export(sub) -> None:
@@ -487,18 +525,19 @@ def _add_export(sub) -> None:
     p.add_argument("--tflite", metavar="FILE|DIR",
                    help="write a TFLite model here (builtin ops only); a folder of two files for "
                    "arbitrary-style models")
-    p.add_argument("--quantize", choices=_EXPORT_QUANTIZATIONS, default="none",
+    p.add_argument("--quantize", choices=QUANTIZATIONS, default=QUANTIZATIONS[0],
                    help="TFLite precision: none, float16 (half size), dynamic (int8 weights) or "
                    "int8 (full integer, needs --calibration); default none")
-    p.add_argument("--size", default="384", metavar="N|WxH|any",
-                   help="TFLite input size; the .tflite takes only this size (default 384); "
+    p.add_argument("--size", default=str(DEFAULT_TFLITE_SIDE), metavar="N|WxH|any",
+                   help=f"TFLite input size; the .tflite takes only this size (default {DEFAULT_TFLITE_SIDE}); "
                    "any = dynamic height and width")
     p.add_argument("--calibration", nargs="+", metavar="IMAGE",
                    help="real photos (files or folders) to calibrate --quantize int8")
     p.add_argument("--force", action="store_true", help="replace existing outputs")
-    p.add_argument("--max-pixels", type=_int, default=16_777_216, metavar="N",
+    side = round(DEFAULT_MAX_DECODE_PIXELS ** 0.5)
+    p.add_argument("--max-pixels", type=_int, default=DEFAULT_MAX_DECODE_PIXELS, metavar="N",
                    help="largest image the SavedModel's serve_image_bytes decodes, checked from its "
-                        "header (default 16777216 = 4096x4096)")
+                        f"header (default {DEFAULT_MAX_DECODE_PIXELS} = {side}x{side})")
     p.add_argument("--trust-model-code", action="store_true",
                    help="load a .keras model that holds Python code (Lambda layers); runs that code")
     p.add_argument("--json", action="store_true", help="print one JSON object with the outputs")
@@ -584,7 +623,7 @@ def _export_arbitrary(args: argparse.Namespace, log: Callable[[str], None], size
 
 def _add_gallery_run_options(p, *, weights: bool) -> None:
     """Options that sweep and sheet share with stylize (smaller default --size: many tiles)."""
-    from tf_style.config import StylizeConfig
+    from tf_style.config import BACKBONES, OPTIMIZERS, POOLINGS, StylizeConfig
 
     D = StylizeConfig()
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the grid image (.png, .jpg, .webp)")
@@ -592,23 +631,24 @@ def _add_gallery_run_options(p, *, weights: bool) -> None:
     p.add_argument("--iterations", type=_int, default=D.iterations,
                    help=f"loss evaluations per tile at the final size (default {D.iterations})")
     p.add_argument("--pyramid", type=_int, default=D.pyramid, help=f"coarse-to-fine levels, 1 = off (default {D.pyramid})")
-    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
-    _add_style_loss(p, D.style_loss)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=D.optimizer)
+    _add_style_loss(p, D.style_loss, D.style_loss)
     p.add_argument("--learning-rate", type=_float, default=D.learning_rate, help=f"Adam step (default {D.learning_rate:g})")
     if weights:
         p.add_argument("--content-weight", type=_float, default=D.content_weight, metavar="W", help=f"alpha (default {D.content_weight:g})")
         p.add_argument("--style-weight", type=_float, default=D.style_weight, metavar="W", help=f"beta (default {D.style_weight:g})")
         p.add_argument("--style-layers", type=_names, default=None, metavar="L1,L2,...",
-                       help="default block1_conv1,...,block5_conv1")
+                       help=f"default {_layers(D.style_layers)}")
     p.add_argument("--tv-weight", type=_float, default=D.tv_weight, metavar="W", help=f"total variation (default {D.tv_weight:g})")
-    p.add_argument("--content-layers", type=_names, default=None, metavar="L1,L2", help="default block4_conv2")
-    p.add_argument("--style-scale", type=_float, default=1.0, help="style image size relative to the output")
-    p.add_argument("--init", default="content", help="content, style, noise or an image path")
+    p.add_argument("--content-layers", type=_names, default=None, metavar="L1,L2",
+                   help=f"default {_layers(D.content_layers)}")
+    p.add_argument("--style-scale", type=_float, default=D.style_scale, help="style image size relative to the output")
+    p.add_argument("--init", default=D.init, help="content, style, noise or an image path")
     p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours")
-    p.add_argument("--backbone", default="auto", help="auto, vgg19, vgg16, vgg16-hed (default auto)")
+    p.add_argument("--backbone", default=D.backbone, help=f"{', '.join(BACKBONES)} (default {D.backbone})")
     p.add_argument("--weights", default=None, metavar="PATH", help="local .h5 of Keras VGG weights")
-    p.add_argument("--pooling", default="avg", help="avg (default) or max")
-    p.add_argument("--seed", type=_int, default=0)
+    p.add_argument("--pooling", default=D.pooling, help=_one_of(POOLINGS, D.pooling))
+    p.add_argument("--seed", type=_int, default=D.seed)
     p.add_argument("--json", action="store_true", help="print one JSON object with the run's figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
 
@@ -633,8 +673,8 @@ def _gallery_config(args: argparse.Namespace):
     return StylizeConfig(**options)  # type: ignore[arg-type]
 
 
-#: gallery.DEFAULT_RATIOS, written out so building the parser imports no numpy/PIL (a test compares them).
-_SWEEP_RATIOS = "1,0.1,0.03,0.01"
+#: gallery.DEFAULT_RATIOS as the flag's text (from the config: building the parser imports no numpy/PIL).
+_SWEEP_RATIOS = ",".join(f"{r:g}" for r in SWEEP_RATIOS)
 
 
 def _add_sweep(sub) -> None:
@@ -667,7 +707,7 @@ def _cmd_sweep(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     inputs = [args.content, args.style]
     im.check_output_path(args.output, inputs=inputs)
     for path in inputs:  # bad files fail before any model loads
-        im.check_min_size(im.read_image(path), 16, name=path)
+        im.check_min_size(im.read_image(path), MIN_IMAGE_SIDE, name=path)
     result = gallery.sweep(
         args.content, args.style, ratios=ratios, layer_sets=layer_sets, config=config,
         output=args.output, progress=not args.quiet, log=log,
@@ -705,7 +745,7 @@ def _cmd_sheet(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     inputs = [args.content, *args.styles, *args.models]
     im.check_output_path(args.output, inputs=inputs)
     for path in [args.content, *args.styles]:
-        im.check_min_size(im.read_image(path), 16, name=path)
+        im.check_min_size(im.read_image(path), MIN_IMAGE_SIDE, name=path)
     result = gallery.sheet(
         args.content, args.styles, models=args.models, arbitrary=args.arbitrary, config=config,
         output=args.output, progress=not args.quiet, log=log,

@@ -31,8 +31,19 @@ DEFAULT_STYLE_LAYERS: Tuple[str, ...] = (
     "block4_conv1",
     "block5_conv1",
 )
+#: Side (px) of a converted per-style TFLite model's square input when none is given.
+DEFAULT_TFLITE_SIDE = 384
+#: Largest picture a SavedModel's image-bytes signature decodes (checked from its header):
+#: 4096 x 4096, far above what a stylizer serves, far below what would exhaust a server.
+DEFAULT_MAX_DECODE_PIXELS = 16_777_216
 #: TFLite precisions of ``tf_style.export.convert_tflite`` (and ``tf-style export --quantize``).
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+#: Ratios of ``gallery.sweep`` and ``tf-style sweep``: alpha/beta =
+#: content_weight/style_weight (content_weight = 1). With our per-layer
+#: normalized losses the default stylize weights (1, 3) are ratio 1/3; measured on
+#: Tuebingen x Starry Night at 256 px (docs/GALLERY.md), 10 keeps the photo almost
+#: intact and 0.01 repaints it, so this row spans "photo-like" to "painting-like".
+SWEEP_RATIOS: Tuple[float, ...] = (1.0, 0.1, 0.03, 0.01)
 #: Per-style feed-forward networks (``tf_style.networks``).
 NETWORK_ARCHITECTURES = ("johnson", "mobile")
 #: ``TrainConfig.architecture`` that fine-tunes Magenta's arbitrary-style pair

@@ -51,7 +51,7 @@ import tensorflow as tf
 
 from tf_style import image as im
 from tf_style import networks  # noqa: F401  (registers the custom layers for load_model)
-from tf_style import tfimage
+from tf_style import config, tfimage
 from tf_style.errors import (
     ConversionError,
     ImageSizeError,
@@ -64,13 +64,13 @@ from tf_style.errors import (
 
 PathLike = Union[str, os.PathLike]
 
-QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+QUANTIZATIONS = config.QUANTIZATIONS
 """TFLite weight/activation precisions accepted by :func:`convert_tflite`."""
 
 SIGNATURES = ("serving_default", "stylize_with_strength", "serve_image_bytes")
 """Signatures (and callable attributes) of a SavedModel written by :func:`save_saved_model`."""
 
-DEFAULT_TFLITE_SIZE = (384, 384)
+DEFAULT_TFLITE_SIZE = (config.DEFAULT_TFLITE_SIDE, config.DEFAULT_TFLITE_SIDE)
 """Default (height, width) of a converted TFLite model's input."""
 
 MIN_SIZE = networks.MIN_SIZE

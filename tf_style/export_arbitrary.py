@@ -98,9 +98,9 @@ ARBITRARY_SIGNATURES = ("serving_default", "stylize_with_strength", "predict_sty
 """Signatures of a SavedModel written by :func:`save_arbitrary_saved_model`."""
 PREDICT_TFLITE = "style_predict.tflite"
 TRANSFER_TFLITE = "style_transfer.tflite"
-STYLE_SIZE = 256
+STYLE_SIZE = ar.STYLE_SIZE
 """Shorter side a painting is resized to before the predictor (as ``arbitrary.predict_style``)."""
-TFLITE_STYLE_SIZE = (256, 256)
+TFLITE_STYLE_SIZE = (ar.STYLE_SIZE, ar.STYLE_SIZE)
 """Input (height, width) of ``style_predict.tflite``: paintings are resized and centre-cropped."""
 _ROOT = Path(__file__).resolve().parents[1]
 #: Paintings added to the int8 calibration of the style vectors (when they exist: a source

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from tf_style import image as im
-from tf_style.config import StylizeConfig
+from tf_style.config import MIN_IMAGE_SIDE, SWEEP_RATIOS, StylizeConfig
 from tf_style.errors import OptionError
 
 __all__ = [
@@ -54,11 +54,8 @@ __all__ = [
 PathLike = Union[str, "os.PathLike[str]"]
 Log = Callable[[str], None]
 
-#: alpha/beta = content_weight/style_weight (content_weight = 1). With our per-layer
-#: normalized losses the default stylize weights (1, 3) are ratio 1/3; measured on
-#: Tuebingen x Starry Night at 256 px (docs/GALLERY.md), 10 keeps the photo almost
-#: intact and 0.01 repaints it, so this row spans "photo-like" to "painting-like".
-DEFAULT_RATIOS: Tuple[float, ...] = (1.0, 0.1, 0.03, 0.01)
+#: alpha/beta ratios of a sweep's columns (``tf_style.config.SWEEP_RATIOS``).
+DEFAULT_RATIOS: Tuple[float, ...] = SWEEP_RATIOS
 
 _CONV1 = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 #: Gatys et al.'s Fig. 1 style reconstructions: conv1_1, then conv1_1..conv2_1, ... up to conv5_1.
@@ -483,10 +480,10 @@ def sweep(
     if output is not None:
         im.check_output_path(output, inputs=inputs)
     content_img = im.read_image(content)
-    im.check_min_size(content_img, 16, name=_source_name(content, "content"))
+    im.check_min_size(content_img, MIN_IMAGE_SIDE, name=_source_name(content, "content"))
     style_imgs = [im.read_image(x) for x in styles]
     for k, (x, img) in enumerate(zip(styles, style_imgs)):
-        im.check_min_size(img, 16, name=_source_name(x, f"style {k + 1}"))
+        im.check_min_size(img, MIN_IMAGE_SIDE, name=_source_name(x, f"style {k + 1}"))
 
     groups = [(config.content_layers, "content_layers")]
     groups += [(s, "layers" if sets_given else "style_layers") for s in sets]
@@ -643,10 +640,10 @@ def sheet(
     if output is not None:
         im.check_output_path(output, inputs=inputs)
     content_img = im.read_image(content)
-    im.check_min_size(content_img, 16, name=_source_name(content, "content"))
+    im.check_min_size(content_img, MIN_IMAGE_SIDE, name=_source_name(content, "content"))
     style_imgs = [im.read_image(s) for s in styles]
     for s, img in zip(styles, style_imgs):
-        im.check_min_size(img, 16, name=_source_name(s, "style"))
+        im.check_min_size(img, MIN_IMAGE_SIDE, name=_source_name(s, "style"))
     fast = _load_models(models)  # bad model files fail before the long runs
 
     results = []

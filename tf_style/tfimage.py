@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from tf_style.config import DEFAULT_MAX_DECODE_PIXELS
+
 __all__ = ["DEFAULT_MAX_DECODE_PIXELS", "header_size", "exif_orientation", "apply_orientation",
            "decode_image_bytes"]
 
-#: 4096 x 4096: far above what a stylizer serves, far below what would exhaust a server.
-DEFAULT_MAX_DECODE_PIXELS = 16_777_216
 #: JPEG's APP1 (EXIF) segment sits before the image data, within the first 64 KB.
 _EXIF_SEARCH_BYTES = 65536
 _MAX_IFD_ENTRIES = 64

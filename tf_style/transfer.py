@@ -27,7 +27,15 @@ from tf_style import backbones as bb
 from tf_style import image as im
 from tf_style import system
 from tf_style import tiles as tl
-from tf_style.config import DEFAULT_METHOD, INIT_KINDS, MIN_SIZE, ArbitraryConfig, StylizeConfig, check_method
+from tf_style.config import (
+    DEFAULT_METHOD,
+    INIT_KINDS,
+    MIN_IMAGE_SIDE,
+    MIN_SIZE,
+    ArbitraryConfig,
+    StylizeConfig,
+    check_method,
+)
 from tf_style.errors import MemoryBudgetError, OptionError
 from tf_style.losses import PerceptualLoss
 from tf_style.one_pass import ArbitraryResult, stylize_arbitrary_result
@@ -142,7 +150,7 @@ class Stylizer:
         self.blend = config.blend_weights(len(styles))
         self.style_images = [im.read_image(s) for s in styles]
         for s, image in zip(styles, self.style_images):
-            im.check_min_size(image, 16, name=_name(s))
+            im.check_min_size(image, MIN_IMAGE_SIDE, name=_name(s))
         if config.preserve_color:
             self.style_images = [im.to_pil(im.luminance_image(im.to_array(x))) for x in self.style_images]
         if backbone is None:
@@ -185,7 +193,7 @@ class Stylizer:
         Other style losses blend as ``PerceptualLoss.blend_targets`` says (``meancov``: the
         Gaussian of the mixture; ``sliced``: the quantile functions, a barycenter).
         """
-        side = max(16, round(output_long_side * self.config.style_scale))
+        side = max(MIN_IMAGE_SIDE, round(output_long_side * self.config.style_scale))
         if side not in self._style_cache:
             grams: Dict[str, tf.Tensor] = {}
             stats = []
@@ -237,7 +245,7 @@ class Stylizer:
         if save_every and output is None:
             raise OptionError("save_every: needs an output path to write intermediate images to")
         content_img = im.read_image(content)
-        im.check_min_size(content_img, 16, name=_name(content))
+        im.check_min_size(content_img, MIN_IMAGE_SIDE, name=_name(content))
         inputs = [p for p in (content, *protect) if isinstance(p, (str, os.PathLike))]
         if str(cfg.init) not in INIT_KINDS:
             inputs.append(cfg.init)
