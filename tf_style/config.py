@@ -291,7 +291,7 @@ class StylizeConfig(_Options):
 
     Example:
         >>> StylizeConfig(size=256, optimizer="adam").iterations
-        100
+        200
     """
 
     size: int = DEFAULT_SIZE
