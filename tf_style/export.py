@@ -38,9 +38,7 @@ Example:
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
-import uuid
 from numbers import Integral
 from pathlib import Path
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
@@ -52,13 +50,13 @@ import tensorflow as tf
 from tf_style import image as im
 from tf_style import networks  # noqa: F401  (registers the custom layers for load_model)
 from tf_style import tfimage
+from tf_style.fsio import write_bytes_atomic, write_dir_atomically  # re-exported: the one folder write
 from tf_style.errors import (
     ConversionError,
     ImageSizeError,
     ModelLoadError,
     OptionError,
     OutputError,
-    TfStyleError,
     unsafe_model_hint,
 )
 
@@ -402,36 +400,6 @@ def _write_saved_model(model: keras.Model, endpoints, path: PathLike, force: boo
     return write_dir_atomically(out, fill, lambda: _check_output(out, force, directory=True))
 
 
-def write_dir_atomically(out: Path, fill: Callable[[Path], None], recheck: Callable[[], Any]) -> Path:
-    """The one atomic folder write: ``fill(tmp)`` writes a temporary folder beside ``out``,
-    ``recheck()`` runs again just before an existing ``out`` is replaced (it may have appeared
-    since the caller's check), then ``tmp`` takes ``out``'s place. Any failure is an
-    :class:`OutputError`, with the previous ``out`` untouched and no temporary left.
-    """
-    tmp: Optional[Path] = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    old = None
-    try:
-        fill(tmp)
-        os.chmod(tmp, 0o777 & ~im._umask())  # mkdtemp makes it 0700
-        if out.exists() or out.is_symlink():
-            recheck()
-            old = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.old"
-            os.replace(out, old)
-        os.replace(tmp, out)
-        tmp = None
-    except TfStyleError:
-        raise
-    except Exception as err:  # noqa: BLE001 - one OutputError for any write failure
-        raise OutputError(f"cannot write {out}: {im.write_error_reason(err)}") from None
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    im._fsync_dir(str(out.parent))
-    return out
-
-
 # --------------------------------------------------------------------------- TFLite
 
 
@@ -609,29 +577,12 @@ def save_tflite(flatbuffer: bytes, path: PathLike, *, force: bool = False) -> Pa
         raise OptionError("flatbuffer is not a TFLite model (no TFL3 identifier)")
     out = Path(os.fspath(path))
     _check_output(out, force, directory=False)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(flatbuffer)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~im._umask())
+
+    def recheck() -> None:  # the file may have appeared since the check above
         if not force and (out.exists() or out.is_symlink()):
             raise OutputError(f"{out} already exists; use force=True (--force) to replace it")
-        os.replace(tmp, out)
-        tmp = None
-    except TfStyleError:
-        raise
-    except Exception as err:  # noqa: BLE001
-        raise OutputError(f"cannot write {out}: {im.write_error_reason(err)}") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-    im._fsync_dir(str(out.parent))
-    return out
+
+    return write_bytes_atomic(out, bytes(flatbuffer), recheck=recheck)
 
 
 # --------------------------------------------------------------------------- runners

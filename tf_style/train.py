@@ -57,6 +57,7 @@ from PIL import Image
 
 from tf_style import arbitrary
 from tf_style import backbones as bb
+from tf_style import fsio
 from tf_style import image as im
 from tf_style import networks, tfimage
 from tf_style.config import BACKBONES, check_dtype_option, check_style_loss
@@ -550,12 +551,9 @@ def _writing(what: str, path: PathLike, after: str = "") -> Iterator[None]:
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
-    with _writing("the run description", path), im.atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
+    with _writing("the run description", path), fsio.atomic_file(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write("\n")
 
 
 def save_model_atomic(model: keras.Model, path: PathLike) -> Path:
@@ -564,7 +562,7 @@ def save_model_atomic(model: keras.Model, path: PathLike) -> Path:
     A failed write raises :class:`OutputError` and leaves an existing ``path`` as it was.
     """
     out = Path(os.fspath(path))
-    with _writing("the model", out), im.atomic_path(out, suffix=".tmp.keras") as tmp:
+    with _writing("the model", out), fsio.atomic_path(out, suffix=".tmp.keras") as tmp:
         model.save(tmp, overwrite=True)
     return out
 
