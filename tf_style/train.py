@@ -58,6 +58,7 @@ from PIL import Image
 from tf_style import arbitrary
 from tf_style import backbones as bb
 from tf_style import fsio
+from tf_style import runtime
 from tf_style import image as im
 from tf_style import networks, tfimage
 from tf_style.config import BACKBONES, check_dtype_option, check_style_loss
@@ -1016,19 +1017,15 @@ def load_teacher(teacher: str, style: np.ndarray, log: Log) -> Callable[[tf.Tens
     if not path.is_file():
         raise ModelLoadError(f"teacher: {teacher} does not exist or is not a file")
     try:
-        model = keras.saving.load_model(path, safe_mode=True)
-    except Exception as err:  # Keras raises many kinds for a bad file
-        raise ModelLoadError(f"teacher: {teacher} is not a readable .keras network ({_oneline(err)})") from None
+        model = runtime.load_keras(path)  # safe mode: a teacher holding code is refused
+    except ModelLoadError as err:
+        raise ModelLoadError(f"teacher: {teacher} is not a readable .keras network ({err})") from None
     if not isinstance(model, networks.StyleTransformer):
         raise ModelLoadError(f"teacher: {teacher} is not a per-style network from tf-style train "
                              f"(got {type(model).__name__})")
     log(f"teacher: {teacher} ({model.architecture}, width {model.width:g})")
     model.trainable = False
     return lambda images: tf.cast(model(images, training=False), tf.float32)
-
-
-def _oneline(err: object) -> str:
-    return " ".join(str(err).split())[:200]
 
 
 class _StyleJob(_Job):
