@@ -6,7 +6,7 @@ Usage (from the repository root):
 
 Signatures: serving_default(images), stylize_with_strength(images, strength) and
 serve_image_bytes(image_bytes); see docs/SERVING.md. Same as
-``tf-style export MODEL --saved-model OUT_DIR``. MODEL ``arbitrary`` (or a one-file
+``tf-style export MODEL --saved-model OUT_DIR`` (both run ``tf_style.export_job.run_export``). MODEL ``arbitrary`` (or a one-file
 arbitrary-style .keras) gets the arbitrary model's signatures (docs/ARBITRARY.md).
 """
 
@@ -45,24 +45,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SystemExit as e:
         return int(e.code or 0)
 
-    from tf_style import export as ex
-    from tf_style import export_arbitrary as ea
     from tf_style.errors import TfStyleError
+    from tf_style.export_job import run_export
 
-    signatures = ex.SIGNATURES
     try:
-        ex.check_export_path(args.out, force=args.force, directory=True)
-        if ea.is_arbitrary_file(args.model):
-            model = ea.load_arbitrary(args.model, trust_code=args.trust_model_code)
-            path = ea.save_arbitrary_saved_model(model, args.out, force=args.force, max_pixels=args.max_pixels)
-            signatures = ea.ARBITRARY_SIGNATURES
-        else:
-            model = ex.load_keras_model(args.model, trust_code=args.trust_model_code)
-            path = ex.save_saved_model(model, args.out, force=args.force, max_pixels=args.max_pixels)
+        run_export(args.model, saved_model=args.out, force=args.force, max_pixels=args.max_pixels,
+                   trust_model_code=args.trust_model_code,
+                   log=lambda message: print(f"saved_model.py: {message}", file=sys.stderr))
     except TfStyleError as err:
         print(f"saved_model.py: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
-    print(f"wrote {path} (signatures {', '.join(signatures)})", file=sys.stderr)
     return 0
 
 

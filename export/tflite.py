@@ -7,7 +7,7 @@ Usage (from the repository root):
 
 The .tflite takes float32 [1, H, W, 3] in 0..255 at exactly --size (N or WxH); with
 ``--size any`` it takes any size after ``resize_tensor_input``. See docs/SERVING.md.
-Same as ``tf-style export MODEL --tflite OUT.tflite``. MODEL ``arbitrary`` (or a one-file
+Same as ``tf-style export MODEL --tflite OUT.tflite`` (both run ``tf_style.export_job.run_export``). MODEL ``arbitrary`` (or a one-file
 arbitrary-style .keras) writes OUT as a folder: style_predict.tflite and style_transfer.tflite
 (docs/ARBITRARY.md).
 """
@@ -61,34 +61,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SystemExit as e:
         return int(e.code or 0)
 
-    from tf_style import export as ex
-    from tf_style import export_arbitrary as ea
-    from tf_style.errors import OptionError, TfStyleError
+    from tf_style.errors import TfStyleError
+    from tf_style.export_job import run_export
 
     try:
-        if args.quantize == "int8" and not args.calibration:
-            raise OptionError("--calibration: --quantize int8 needs real photos")
-        photos = None
-        if args.quantize == "int8":
-            photos = ex.image_files(args.calibration, option="--calibration")
-        size = ex.check_input_size(args.size)
-        if ea.is_arbitrary_file(args.model):  # a folder of two files
-            ea.check_tflite_dir(args.out, force=args.force)
-            model = ea.load_arbitrary(args.model, trust_code=args.trust_model_code)
-            pair = ea.convert_arbitrary_tflite(model, args.quantize, size, photos)
-            path = ea.save_arbitrary_tflite(pair, args.out, force=args.force)
-            flatbuffer = b"".join(pair)
-        else:
-            ex.check_export_path(args.out, force=args.force)
-            model = ex.load_keras_model(args.model, trust_code=args.trust_model_code)
-            flatbuffer = ex.convert_tflite(model, args.quantize, size, photos)
-            path = ex.save_tflite(flatbuffer, args.out, force=args.force)
+        # --calibration is ignored unless --quantize int8 (tf-style export refuses it).
+        run_export(args.model, tflite=args.out, quantize=args.quantize, size=args.size,
+                   calibration=args.calibration if args.quantize == "int8" else None, force=args.force,
+                   trust_model_code=args.trust_model_code,
+                   log=lambda message: print(f"tflite.py: {message}", file=sys.stderr))
     except TfStyleError as err:
         print(f"tflite.py: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
-    shown = "any size" if size is None else f"{size[1]}x{size[0]}"
-    print(f"wrote {path} ({len(flatbuffer) / 1e6:.2f} MB, {args.quantize}, input {shown})",
-          file=sys.stderr)
     return 0
 
 

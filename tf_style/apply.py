@@ -6,15 +6,15 @@ Example:
     >>> stylizer.stylize("tubingen.jpg", size=512, strength=0.8).save("out.png")  # doctest: +SKIP
 
 Model files are dispatched on their kind (:func:`model_kind`): a ``.keras`` file
-(loaded with ``safe_mode=True``; tf_style's layers are registered by
-``tf_style.networks``), a SavedModel folder or a ``.tflite`` file (both as written by
-``tf-style export``, run by :mod:`tf_style.export`'s runners). Each kind has one
-loader in ``_LOADERS`` returning a callable ``[N, H, W, 3] float32 -> same``.
+(loaded with ``safe_mode=True``), a SavedModel folder or a ``.tflite`` file (both as
+written by ``tf-style export``). :mod:`tf_style.runtime` loads and runs every kind
+(:func:`tf_style.runtime.load_runner`); this module turns its runners into stylizers
+(photos in, pictures out) and applies them to files.
 
 Arbitrary-style models (:mod:`tf_style.arbitrary`: the word ``"arbitrary"`` for the shipped
 networks, a one-file ``.keras``, or their SavedModel / TFLite pair folder from
 ``tf-style export``) load as an :class:`ArbitraryStylizer`, whose ``stylize`` also takes
-the painting (``style=``); run by :mod:`tf_style.export_arbitrary`'s runners.
+the painting (``style=``).
 
     >>> s = load_stylizer("arbitrary")  # doctest: +SKIP
     >>> s.stylize("tubingen.jpg", style="the_scream.jpg", strength=0.8, size=512)  # doctest: +SKIP
@@ -24,18 +24,18 @@ from __future__ import annotations
 
 import os
 import time
-import zipfile
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import keras
 import numpy as np
-import tensorflow as tf
 from PIL import Image
 
 from tf_style import image as im
 from tf_style import networks
-from tf_style.errors import ModelLoadError, OptionError, OutputError, unsafe_model_hint
+from tf_style import runtime as rt
+from tf_style.errors import ModelLoadError, OptionError, OutputError
+from tf_style.runtime import ARBITRARY_WORD, model_kind  # noqa: F401  (re-exported)
 
 __all__ = [
     "ArbitraryStylizer",
@@ -47,115 +47,9 @@ __all__ = [
 ]
 
 PathLike = Union[str, os.PathLike]
-#: A loaded network: float32 ``[1, H, W, 3]`` in [0, 255] -> the same shape and range.
+#: A loaded network: float32 ``[1, H, W, 3]`` in [0, 255] -> the same shape and range
+#: (a :class:`tf_style.runtime.StyleRunner`, or any such callable).
 Forward = Callable[[np.ndarray], np.ndarray]
-
-
-def _oneline(text: object) -> str:
-    return " ".join(str(text).split())
-
-
-#: The model name meaning the shipped arbitrary-style networks (= export_arbitrary.ARBITRARY_WORD).
-ARBITRARY_WORD = "arbitrary"
-#: The two files of an arbitrary-style TFLite pair folder (= export_arbitrary's names).
-_TFLITE_PAIR = ("style_predict.tflite", "style_transfer.tflite")
-
-
-def model_kind(path: PathLike) -> str:
-    """``"keras"``, ``"savedmodel"`` or ``"tflite"``, from the path; :class:`ModelLoadError` otherwise.
-
-    A folder holding ``style_predict.tflite`` and ``style_transfer.tflite`` (an arbitrary-style
-    TFLite pair) is ``"tflite"``.
-
-    >>> model_kind("models/starry.keras")  # doctest: +SKIP
-    'keras'
-    """
-    p = Path(os.fspath(path))
-    if not p.exists():
-        raise ModelLoadError(f"{p}: no such model file or folder")
-    if p.is_dir():
-        if (p / "saved_model.pb").is_file() or (p / "saved_model.pbtxt").is_file():
-            return "savedmodel"
-        if all((p / name).is_file() for name in _TFLITE_PAIR):
-            return "tflite"
-        raise ModelLoadError(f"{p}: a folder but not a SavedModel (no saved_model.pb in it) nor a "
-                             f"TFLite pair ({' and '.join(_TFLITE_PAIR)})")
-    suffix = p.suffix.lower()
-    if suffix == ".keras":
-        return "keras"
-    if suffix == ".tflite":
-        return "tflite"
-    raise ModelLoadError(
-        f"{p}: unknown model kind {suffix or '(no extension)'!r}; expected a .keras file, "
-        f"a SavedModel folder or a .tflite file"
-    )
-
-
-def _probe(forward: Forward, source: str) -> None:
-    """Fail at load time, not on the first photo, when the model is not a style network."""
-    side = 32
-    try:
-        out = np.asarray(forward(np.zeros((1, side, side, 3), np.float32)))
-    except Exception as err:  # noqa: BLE001 - whatever the foreign model raises
-        raise ModelLoadError(
-            f"{source}: not a style network (running it on a 1x{side}x{side}x3 image failed: "
-            f"{type(err).__name__}: {_oneline(err)[:200]})"
-        ) from None
-    if out.shape != (1, side, side, 3):
-        raise ModelLoadError(
-            f"{source}: not a style network (it maps a 1x{side}x{side}x3 image to shape {out.shape})"
-        )
-
-
-def _load_keras(path: Path, trust_code: bool = False) -> Tuple[Forward, Optional[keras.Model]]:
-    if not path.is_file():
-        raise ModelLoadError(f"{path}: not a file")
-    if not zipfile.is_zipfile(path):
-        raise ModelLoadError(f"{path}: not a Keras model file (a .keras file is a zip archive; this one is not)")
-    import tf_style.arbitrary  # noqa: F401  (registers the arbitrary-style layers; loads no weights)
-
-    try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=not trust_code)
-    except Exception as err:  # noqa: BLE001 - corrupt archives raise many types
-        text = _oneline(err)
-        raise ModelLoadError(
-            f"{path}: cannot load the Keras model ({type(err).__name__}: {text[:300]})"
-            f"{unsafe_model_hint(text, trust_code)}"
-        ) from None
-    if not isinstance(model, keras.Model):
-        raise ModelLoadError(f"{path}: holds a {type(model).__name__}, not a Keras model")
-    # One trace for every image size and batch: no retracing per photo.
-    fn = tf.function(
-        lambda x: model(x, training=False),
-        input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
-    )
-    return (lambda x: fn(tf.constant(x)).numpy()), model
-
-
-def _load_savedmodel(path: Path) -> Tuple[Forward, Optional[keras.Model]]:
-    try:
-        from tf_style.export import load_saved_model_runner
-    except ImportError:  # pragma: no cover - an installation without the export module
-        raise ModelLoadError(f"{path}: SavedModel models are not supported yet; use the .keras file") from None
-    return load_saved_model_runner(path), None
-
-
-def _load_tflite(path: Path) -> Tuple[Forward, Optional[keras.Model]]:
-    try:
-        from tf_style.export import load_tflite_runner
-    except ImportError:  # pragma: no cover - an installation without the export module
-        raise ModelLoadError(f"{path}: TFLite models are not supported yet; use the .keras file") from None
-    return load_tflite_runner(path), None
-
-
-#: kind -> loader(path) -> (forward, keras model or None). Extend here for new kinds.
-#: The SavedModel and TFLite runners live in tf_style.export (imported on use), and check
-#: their files' signatures themselves.
-_LOADERS: Dict[str, Callable[[Path], Tuple[Forward, Optional[keras.Model]]]] = {
-    "keras": _load_keras,
-    "savedmodel": _load_savedmodel,
-    "tflite": _load_tflite,
-}
 
 
 def _check_size(size: object) -> Optional[int]:
@@ -259,7 +153,7 @@ class ArbitraryStylizer:
     or HxWx3 array) is required; ``strength`` interpolates the style vectors as the paper
     does (0: the photo's own vector, 1: the painting's). A painting's vector is computed once
     per stylizer (cached by path, size and mtime, or by an array's SHA-256).
-    ``runner`` is the :class:`tf_style.export_arbitrary.ArbitraryRunner` underneath.
+    ``runner`` is the :class:`tf_style.runtime.ArbitraryRunner` underneath.
 
     Example:
         >>> s = load_stylizer("arbitrary")  # doctest: +SKIP
@@ -280,9 +174,7 @@ class ArbitraryStylizer:
 
     def style_vector(self, style: im.ImageLike) -> np.ndarray:
         """The painting's [1, 100] style vector (cached)."""
-        from tf_style.export_arbitrary import style_key
-
-        key = style_key(style)
+        key = rt.style_key(style)
         if key is not None and key in self._vectors:
             return self._vectors[key]
         vector = np.asarray(self.runner.style_vector(style), np.float32)
@@ -329,29 +221,11 @@ class ArbitraryStylizer:
 Stylizer = Union[FastStylizer, ArbitraryStylizer]
 
 
-def _load_arbitrary(p: Path, kind: str, model: Optional[keras.Model]) -> ArbitraryStylizer:
-    from tf_style import export_arbitrary as ea
-
-    if kind == "keras":
-        runner = ea.KerasArbitraryRunner(model, source=str(p))
-    elif kind == "savedmodel":
-        runner = ea.SavedModelArbitraryRunner(p)
-    else:
-        runner = ea.TFLiteArbitraryRunner(p)
-    return ArbitraryStylizer(runner, source=str(p), kind=kind)
-
-
-def _is_arbitrary_saved_model(p: Path) -> bool:
-    from tf_style.export_arbitrary import is_arbitrary_saved_model
-
-    return is_arbitrary_saved_model(p)
-
-
 def load_stylizer(path: PathLike, *, trust_code: bool = False) -> Stylizer:
     """Load a trained network: a ``.keras`` file, a SavedModel folder or a ``.tflite`` file.
 
     SavedModel folders and ``.tflite`` files are those written by ``tf-style export``
-    (run through :mod:`tf_style.export`'s runners); a TFLite model converted for a fixed
+    (run through :mod:`tf_style.runtime`'s runners); a TFLite model converted for a fixed
     size gets each photo resized to that size and the result resized back.
 
     ``.keras`` files load in Keras safe mode: one holding Python code (a ``Lambda``
@@ -368,24 +242,10 @@ def load_stylizer(path: PathLike, *, trust_code: bool = False) -> Stylizer:
         >>> load_stylizer("models/starry_night_mobile.keras").kind  # doctest: +SKIP
         'keras'
     """
-    p = Path(os.fspath(path))
-    if os.fspath(path) == ARBITRARY_WORD and not p.exists():
-        from tf_style import arbitrary as ar
-        from tf_style.export_arbitrary import KerasArbitraryRunner
-
-        return ArbitraryStylizer(KerasArbitraryRunner(ar.shipped_stylizer(), source=ARBITRARY_WORD),
-                                 source=ARBITRARY_WORD, kind="keras")
-    kind = model_kind(p)
-    if kind == "tflite" and p.is_dir() or kind == "savedmodel" and _is_arbitrary_saved_model(p):
-        return _load_arbitrary(p, kind, None)
-    forward, model = _load_keras(p, trust_code) if kind == "keras" else _LOADERS[kind](p)
-    from tf_style.arbitrary import STYLIZER_NAME
-
-    if model is not None and model.name == STYLIZER_NAME:
-        return _load_arbitrary(p, kind, model)
-    if model is not None:  # any Keras model loads; make sure this one maps images to images
-        _probe(forward, str(p))
-    return FastStylizer(forward, source=str(p), kind=kind, model=model)
+    runner = rt.load_runner(path, trust_code=trust_code)
+    if isinstance(runner, rt.ArbitraryRunner):
+        return ArbitraryStylizer(runner, source=runner.source, kind=runner.kind)
+    return FastStylizer(runner, source=runner.source, kind=runner.kind, model=runner.model)
 
 
 # --------------------------------------------------------------------------- files

@@ -546,76 +546,13 @@ def _add_export(sub) -> None:
 
 
 def _cmd_export(args: argparse.Namespace, log: Callable[[str], None]) -> int:
-    import time
+    from tf_style.export_job import run_export
 
-    if not args.saved_model and not args.tflite:
-        raise OptionError("nothing to write: give --saved-model DIR and/or --tflite FILE")
-    if not args.tflite and (args.quantize != "none" or args.calibration):
-        raise OptionError("--quantize/--calibration: apply to --tflite only")
-    if args.quantize == "int8" and not args.calibration:
-        raise OptionError("--calibration: --quantize int8 needs real photos (files or folders)")
-    if args.quantize != "int8" and args.calibration:
-        raise OptionError("--calibration: only used with --quantize int8")
-
-    from tf_style import export as ex
-
-    start = time.perf_counter()
-    calibration = ex.image_files(args.calibration, option="--calibration") if args.calibration else None
-    size = ex.check_input_size(ex.parse_input_size(args.size, option="--size"))
-    # Check every output before the slow work, so a bad path fails in a second.
-    if args.saved_model:
-        ex.check_export_path(args.saved_model, force=args.force, directory=True)
-    from tf_style import export_arbitrary as ea
-
-    if ea.is_arbitrary_file(args.model):  # --tflite is then a folder of two files
-        return _export_arbitrary(args, log, size, calibration, start)
-    if args.tflite:
-        ex.check_export_path(args.tflite, force=args.force)
-    model = ex.load_keras_model(args.model, trust_code=args.trust_model_code)
-    result: Dict[str, object] = {"model": args.model}
-    if args.saved_model:
-        path = ex.save_saved_model(model, args.saved_model, force=args.force, max_pixels=args.max_pixels)
-        result.update(saved_model=str(path), signatures=list(ex.SIGNATURES))
-        log(f"wrote SavedModel {path} (signatures {', '.join(ex.SIGNATURES)})")
-    if args.tflite:
-        flatbuffer = ex.convert_tflite(model, args.quantize, size, calibration)
-        path = ex.save_tflite(flatbuffer, args.tflite, force=args.force)
-        shown = "any size" if size is None else f"{size[1]}x{size[0]}"
-        result.update(tflite=str(path), tflite_bytes=len(flatbuffer), quantization=args.quantize,
-                      input_size=None if size is None else list(size))
-        log(f"wrote {path} ({len(flatbuffer) / 1e6:.2f} MB, {args.quantize}, input {shown})")
-    result["seconds"] = round(time.perf_counter() - start, 3)
-    if args.json:
-        print(json.dumps(result))
-    return 0
-
-
-def _export_arbitrary(args: argparse.Namespace, log: Callable[[str], None], size, calibration,
-                      start: float) -> int:
-    """``tf-style export`` of an arbitrary-style model (tf_style.export_arbitrary)."""
-    import time
-
-    from tf_style import export_arbitrary as ea
-
-    if args.tflite:
-        ea.check_tflite_dir(args.tflite, force=args.force)
-    model = ea.load_arbitrary(args.model, trust_code=args.trust_model_code)
-    result: Dict[str, object] = {"model": args.model, "arbitrary": True}
-    if args.saved_model:
-        path = ea.save_arbitrary_saved_model(model, args.saved_model, force=args.force,
-                                             max_pixels=args.max_pixels)
-        result.update(saved_model=str(path), signatures=list(ea.ARBITRARY_SIGNATURES))
-        log(f"wrote SavedModel {path} (signatures {', '.join(ea.ARBITRARY_SIGNATURES)})")
-    if args.tflite:
-        pair = ea.convert_arbitrary_tflite(model, args.quantize, size, calibration)
-        path = ea.save_arbitrary_tflite(pair, args.tflite, force=args.force)
-        shown = "any size" if size is None else f"{size[1]}x{size[0]}"
-        result.update(tflite=str(path), tflite_files=[ea.PREDICT_TFLITE, ea.TRANSFER_TFLITE],
-                      tflite_bytes=[len(b) for b in pair], quantization=args.quantize,
-                      input_size=None if size is None else list(size))
-        log(f"wrote {path}/{ea.PREDICT_TFLITE} ({len(pair[0]) / 1e6:.2f} MB) and {ea.TRANSFER_TFLITE} "
-            f"({len(pair[1]) / 1e6:.2f} MB), {args.quantize}, photos {shown}")
-    result["seconds"] = round(time.perf_counter() - start, 3)
+    result = run_export(
+        args.model, saved_model=args.saved_model, tflite=args.tflite, quantize=args.quantize,
+        size=args.size, calibration=args.calibration, force=args.force, max_pixels=args.max_pixels,
+        trust_model_code=args.trust_model_code, log=log,
+    )
     if args.json:
         print(json.dumps(result))
     return 0

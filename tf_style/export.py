@@ -3,8 +3,9 @@
 Modelled on the export modules of tensorflow/models (``official/vision/serving``): the
 network is wrapped in ``tf.function`` endpoints with fixed input signatures, written as
 a SavedModel with three signatures, or converted to a TFLite flatbuffer that uses
-builtin ops only. Runners apply an exported file with the pixel convention of the rest
-of the library (float32 RGB in [0, 255], shape [N, H, W, 3]).
+builtin ops only. This module only writes artifacts: :mod:`tf_style.runtime` loads and
+runs them (its runners are re-exported here: ``load_saved_model_runner``,
+``load_tflite_runner``, ``load_keras_model``).
 
 SavedModel signatures (``SIGNATURES``):
 
@@ -38,9 +39,7 @@ Example:
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
-import uuid
 from numbers import Integral
 from pathlib import Path
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
@@ -50,16 +49,22 @@ import numpy as np
 import tensorflow as tf
 
 from tf_style import image as im
-from tf_style import networks  # noqa: F401  (registers the custom layers for load_model)
-from tf_style import config, tfimage
+from tf_style import config, networks, tfimage
+from tf_style.fsio import write_bytes_atomic, write_dir_atomically  # re-exported: the one folder write
+# Loading and running artifacts live in tf_style.runtime; the names stay importable from here.
+from tf_style.runtime import (  # noqa: F401
+    TFLITE_IDENTIFIER as _TFLITE_IDENTIFIER,
+    SavedModelRunner,
+    TFLiteRunner,
+    check_image_model as _check_model,
+    load_keras_model,
+    load_saved_model_runner,
+    load_tflite_runner,
+)
 from tf_style.errors import (
     ConversionError,
-    ImageSizeError,
-    ModelLoadError,
     OptionError,
     OutputError,
-    TfStyleError,
-    unsafe_model_hint,
 )
 
 PathLike = Union[str, os.PathLike]
@@ -79,7 +84,6 @@ MIN_SIZE = networks.MIN_SIZE
 CALIBRATION_SAMPLES = 32
 """Default number of representative crops for ``"int8"`` calibration."""
 
-_TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier, bytes 4..8 of a .tflite
 
 
 # --------------------------------------------------------------------------- validation
@@ -172,59 +176,6 @@ def image_files(sources: Sequence[PathLike], *, option: str = "images") -> List[
         shown = ", ".join(os.fspath(s) for s in sources) or "(nothing given)"
         raise OptionError(f"{option}: no images in {shown}")
     return files
-
-
-def _check_model(model: Any) -> keras.Model:
-    if not isinstance(model, keras.Model):
-        raise OptionError(f"model must be a keras.Model, got {type(model).__name__}")
-    shapes = [tuple(t.shape) for t in model.inputs]
-    if len(shapes) != 1 or len(shapes[0]) != 4 or shapes[0][-1] != 3:
-        raise OptionError(
-            f"model {model.name!r} must take one [batch, height, width, 3] image input, "
-            f"got inputs {shapes}"
-        )
-    return model
-
-
-def load_keras_model(path: PathLike, *, trust_code: bool = False) -> keras.Model:
-    """Load a ``.keras`` style network in Keras safe mode (no arbitrary code).
-
-    ``trust_code=True`` lifts safe mode: a ``Lambda`` layer's Python code then runs. Use
-    it only for a model from a source you trust.
-
-    Raises:
-        ModelLoadError: the file is missing, not a .keras archive, corrupt or unsafe.
-
-    Example:
-        >>> model = load_keras_model("models/starry_night_mobile.keras")  # doctest: +SKIP
-    """
-    p = Path(os.fspath(path))
-    model = _load_keras_file(p, trust_code=trust_code)
-    try:
-        return _check_model(model)
-    except OptionError as err:
-        raise ModelLoadError(f"{p}: {err}") from None
-
-
-def _load_keras_file(path: PathLike, *, trust_code: bool = False) -> keras.Model:
-    """Any ``.keras`` model (safe mode unless ``trust_code``); errors as load_keras_model."""
-    p = Path(os.fspath(path))
-    if p.suffix.lower() != ".keras":
-        raise ModelLoadError(f"{p}: expected a .keras model file")
-    if not p.exists():
-        raise ModelLoadError(f"{p}: no such file")
-    if not p.is_file():
-        raise ModelLoadError(f"{p}: not a file")
-    try:
-        model = keras.saving.load_model(p, compile=False, safe_mode=not trust_code)
-    except Exception as err:  # noqa: BLE001 - zip, h5, json and config errors alike
-        raise ModelLoadError(
-            f"{p}: cannot load the model: {type(err).__name__}: {_one_line(err)}"
-            f"{unsafe_model_hint(str(err), trust_code)}"
-        ) from None
-    if not isinstance(model, keras.Model):
-        raise ModelLoadError(f"{p}: holds a {type(model).__name__}, not a Keras model")
-    return model
 
 
 def _one_line(error: object, limit: int = 300) -> str:
@@ -400,36 +351,6 @@ def _write_saved_model(model: keras.Model, endpoints, path: PathLike, force: boo
         archive.write_out(str(tmp), verbose=False)
 
     return write_dir_atomically(out, fill, lambda: _check_output(out, force, directory=True))
-
-
-def write_dir_atomically(out: Path, fill: Callable[[Path], None], recheck: Callable[[], Any]) -> Path:
-    """The one atomic folder write: ``fill(tmp)`` writes a temporary folder beside ``out``,
-    ``recheck()`` runs again just before an existing ``out`` is replaced (it may have appeared
-    since the caller's check), then ``tmp`` takes ``out``'s place. Any failure is an
-    :class:`OutputError`, with the previous ``out`` untouched and no temporary left.
-    """
-    tmp: Optional[Path] = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    old = None
-    try:
-        fill(tmp)
-        os.chmod(tmp, 0o777 & ~im._umask())  # mkdtemp makes it 0700
-        if out.exists() or out.is_symlink():
-            recheck()
-            old = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.old"
-            os.replace(out, old)
-        os.replace(tmp, out)
-        tmp = None
-    except TfStyleError:
-        raise
-    except Exception as err:  # noqa: BLE001 - one OutputError for any write failure
-        raise OutputError(f"cannot write {out}: {im.write_error_reason(err)}") from None
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    im._fsync_dir(str(out.parent))
-    return out
 
 
 # --------------------------------------------------------------------------- TFLite
@@ -609,219 +530,12 @@ def save_tflite(flatbuffer: bytes, path: PathLike, *, force: bool = False) -> Pa
         raise OptionError("flatbuffer is not a TFLite model (no TFL3 identifier)")
     out = Path(os.fspath(path))
     _check_output(out, force, directory=False)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(flatbuffer)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~im._umask())
+
+    def recheck() -> None:  # the file may have appeared since the check above
         if not force and (out.exists() or out.is_symlink()):
             raise OutputError(f"{out} already exists; use force=True (--force) to replace it")
-        os.replace(tmp, out)
-        tmp = None
-    except TfStyleError:
-        raise
-    except Exception as err:  # noqa: BLE001
-        raise OutputError(f"cannot write {out}: {im.write_error_reason(err)}") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-    im._fsync_dir(str(out.parent))
-    return out
 
-
-# --------------------------------------------------------------------------- runners
-
-
-def _check_batch(images: Any) -> np.ndarray:
-    arr = np.asarray(images)
-    if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype.kind not in "fiu" or arr.shape[0] < 1:
-        raise OptionError(
-            f"images must be a float32 [N, H, W, 3] array in 0..255, got shape {arr.shape} "
-            f"dtype {arr.dtype}"
-        )
-    if min(arr.shape[1:3]) < MIN_SIZE:
-        raise ImageSizeError(
-            f"images are {arr.shape[2]}x{arr.shape[1]}, smaller than the minimum of "
-            f"{MIN_SIZE} px on each side"
-        )
-    return np.ascontiguousarray(arr, dtype=np.float32)
-
-
-class SavedModelRunner:
-    """Applies a SavedModel from :func:`save_saved_model` (its ``serving_default``).
-
-    ``runner(images)``: float32 [N, H, W, 3] in 0..255 -> same shape and range. Any size
-    >= ``MIN_SIZE`` (``input_size`` is None, ``fixed_size`` False).
-    """
-
-    input_size: Optional[Tuple[int, int]] = None
-    fixed_size = False
-
-    def __init__(self, path: PathLike):
-        self.path = Path(os.fspath(path))
-        p = self.path
-        if not p.exists():
-            raise ModelLoadError(f"{p}: no such SavedModel directory")
-        if not p.is_dir() or not (p / "saved_model.pb").is_file():
-            raise ModelLoadError(f"{p}: not a SavedModel directory (no saved_model.pb)")
-        try:
-            self._loaded = tf.saved_model.load(str(p))
-        except Exception as err:  # noqa: BLE001
-            raise ModelLoadError(f"{p}: cannot load the SavedModel: {type(err).__name__}: "
-                                 f"{_one_line(err)}") from None
-        signature = self._loaded.signatures.get("serving_default")
-        if signature is None:
-            raise ModelLoadError(f"{p}: the SavedModel has no serving_default signature")
-        inputs = signature.structured_input_signature[1]
-        outputs = signature.structured_outputs
-        if set(inputs) != {"images"} or set(outputs) != {"stylized"}:
-            raise ModelLoadError(
-                f"{p}: serving_default takes {sorted(inputs)} and returns {sorted(outputs)}; "
-                "expected images -> stylized (a SavedModel from tf-style export)"
-            )
-        self._fn = signature
-
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        x = _check_batch(images)
-        return self._fn(images=tf.constant(x))["stylized"].numpy()
-
-
-class TFLiteRunner:
-    """Applies a .tflite from :func:`convert_tflite` with the LiteRT interpreter.
-
-    ``runner(images)``: float32 [N, H, W, 3] in 0..255 -> same shape and range, one image
-    at a time. A fixed-size model (``fixed_size`` True, ``input_size`` = (height, width))
-    takes only that size: callers resize (e.g. ``tf_style.image.resize_to``) before and
-    after; other sizes raise :class:`ImageSizeError`. A dynamic-size model (``input_size``
-    None) is resized to each new input size. Not thread-safe: one runner per thread.
-    """
-
-    def __init__(self, path: PathLike, num_threads: int = 2):
-        self.path = Path(os.fspath(path))
-        p = self.path
-        threads_ok = isinstance(num_threads, Integral) and not isinstance(num_threads, bool)
-        if not threads_ok or num_threads < 1:
-            raise OptionError(f"num_threads={num_threads!r} must be an integer >= 1")
-        if not p.is_file():
-            problem = "not a file" if p.exists() else "no such TFLite file"
-            raise ModelLoadError(f"{p}: {problem}")
-        try:
-            with open(p, "rb") as f:
-                head = f.read(8)
-        except OSError as err:
-            raise ModelLoadError(f"{p}: cannot read: {err.strerror or err}") from None
-        if head[4:8] != _TFLITE_IDENTIFIER:
-            raise ModelLoadError(f"{p}: not a TFLite model (no TFL3 identifier)")
-        try:
-            interpreter_class = _interpreter_class()
-            self._interpreter = interpreter_class(model_path=str(p), num_threads=int(num_threads))
-            inputs = self._interpreter.get_input_details()
-            outputs = self._interpreter.get_output_details()
-            if len(inputs) != 1 or len(outputs) != 1:
-                raise ModelLoadError(f"{p}: expected one input and one output, got "
-                                     f"{len(inputs)} and {len(outputs)}")
-            signature = [int(s) for s in inputs[0]["shape_signature"]]
-            if len(signature) != 4 or signature[0] not in (1, -1) or signature[3] != 3:
-                raise ModelLoadError(f"{p}: input shape {signature} is not [1, H, W, 3]")
-            h, w = signature[1], signature[2]
-            self.input_size: Optional[Tuple[int, int]] = None if -1 in (h, w) else (h, w)
-            self._input = inputs[0]
-            self._output_index = outputs[0]["index"]
-            self._current = self.input_size
-            if self.input_size is None:
-                # A dynamic model's placeholder size is 1x1, too small to prepare.
-                self._resize((64, 64))
-            else:
-                self._interpreter.allocate_tensors()
-        except ModelLoadError:
-            raise
-        except Exception as err:  # noqa: BLE001 - corrupt flatbuffers raise ValueError/RuntimeError
-            raise ModelLoadError(f"{p}: cannot load the TFLite model: {type(err).__name__}: "
-                                 f"{_one_line(err)}") from None
-
-    @property
-    def fixed_size(self) -> bool:
-        """True when the model takes only ``input_size`` (callers resize)."""
-        return self.input_size is not None
-
-    def _resize(self, size: Tuple[int, int]) -> None:
-        if size == self._current:
-            return
-        self._current = None  # unknown until allocate_tensors succeeds
-        self._interpreter.resize_tensor_input(self._input["index"], [1, *size, 3], strict=True)
-        self._interpreter.allocate_tensors()
-        self._current = size
-
-    def _quantize(self, x: np.ndarray, details: dict) -> np.ndarray:
-        dtype = details["dtype"]
-        if dtype == np.float32:
-            return x
-        scale, zero = details["quantization"]
-        info = np.iinfo(dtype)
-        return np.clip(np.rint(x / scale + zero), info.min, info.max).astype(dtype)
-
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        x = _check_batch(images)
-        size = (x.shape[1], x.shape[2])
-        if self.input_size is not None and size != self.input_size:
-            h, w = self.input_size
-            raise ImageSizeError(
-                f"{self.path.name} takes {w}x{h} images (fixed when it was converted), got "
-                f"{size[1]}x{size[0]}; resize to {w}x{h} first, or convert for that size"
-            )
-        self._resize(size)
-        results = []
-        for one in x:
-            pixels = self._quantize(one[np.newaxis], self._input)
-            self._interpreter.set_tensor(self._input["index"], pixels)
-            self._interpreter.invoke()
-            out = self._interpreter.get_tensor(self._output_index)
-            details = self._interpreter.get_output_details()[0]
-            if details["dtype"] != np.float32:
-                scale, zero = details["quantization"]
-                out = (out.astype(np.float32) - zero) * scale
-            results.append(np.array(out, dtype=np.float32))
-        return np.concatenate(results)
-
-
-def _interpreter_class():
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:  # pragma: no cover - TF's own (deprecated) copy
-        Interpreter = tf.lite.Interpreter
-    return Interpreter
-
-
-def load_saved_model_runner(path: PathLike) -> SavedModelRunner:
-    """A :class:`SavedModelRunner` for the SavedModel directory at ``path``.
-
-    Raises:
-        ModelLoadError: missing, not a SavedModel, corrupt, or not a tf-style export.
-
-    Example:
-        >>> runner = load_saved_model_runner("serving/starry_night/1")  # doctest: +SKIP
-        >>> styled = runner(photo[np.newaxis])  # doctest: +SKIP
-    """
-    return SavedModelRunner(path)
-
-
-def load_tflite_runner(path: PathLike, num_threads: int = 2) -> TFLiteRunner:
-    """A :class:`TFLiteRunner` for the .tflite file at ``path`` on ``num_threads`` threads.
-
-    Raises:
-        ModelLoadError: missing, not a TFLite file, corrupt, or not [1, H, W, 3] -> same.
-
-    Example:
-        >>> runner = load_tflite_runner("starry_night.tflite")  # doctest: +SKIP
-        >>> runner.input_size  # doctest: +SKIP
-        (384, 384)
-    """
-    return TFLiteRunner(path, num_threads)
+    return write_bytes_atomic(out, bytes(flatbuffer), recheck=recheck)
 
 
 __all__ = [

@@ -28,9 +28,10 @@ TFLite (as TensorFlow's style-transfer example ships it): two files in one folde
 [1, 100] -> [1, H, W, 3]), builtin ops only, for ``none``, ``float16``, ``dynamic`` and
 ``int8`` (full integer, float interface).
 
-Runners (for ``tf-style apply`` and benches) share one interface, :class:`ArbitraryRunner`:
-``predict_style(style [1, h, w, 3]) -> [1, 100]`` and ``transfer(content, vector)``, plus
-``__call__(content, style, strength=1.0)``; :func:`load_arbitrary_runner` opens any kind.
+This module only writes artifacts. Loading and running them is :mod:`tf_style.runtime`'s
+(:class:`~tf_style.runtime.ArbitraryRunner`: ``predict_style``, ``transfer`` and
+``__call__(content, style, strength=1.0)``; :func:`~tf_style.runtime.load_arbitrary_runner`
+opens any kind); those names stay importable from here.
 
 Example:
     >>> from tf_style import export_arbitrary as ea
@@ -42,10 +43,7 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import zipfile
 from numbers import Integral
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -56,12 +54,27 @@ import tensorflow as tf
 
 from tf_style import arbitrary as ar
 from tf_style import export as ex
+from tf_style import runtime as rt
 from tf_style import tfimage
-from tf_style.errors import (
-    ImageSizeError,
-    ModelLoadError,
-    OptionError,
-    OutputError,
+from tf_style.errors import OptionError, OutputError
+# Loading and running artifacts live in tf_style.runtime; the names stay importable from here.
+from tf_style.runtime import (  # noqa: F401
+    ARBITRARY_WORD,
+    PREDICT_TFLITE,
+    STYLE_SIZE,
+    TFLITE_STYLE_SIZE,
+    TRANSFER_TFLITE,
+    ArbitraryRunner,
+    KerasArbitraryRunner,
+    SavedModelArbitraryRunner,
+    TFLiteArbitraryRunner,
+    is_arbitrary_file,
+    is_arbitrary_saved_model,
+    is_tflite_pair,
+    load_arbitrary,
+    load_arbitrary_runner,
+    style_input,
+    style_key,
 )
 
 __all__ = [
@@ -91,17 +104,9 @@ __all__ = [
 
 PathLike = Union[str, os.PathLike]
 
-ARBITRARY_WORD = "arbitrary"
-"""The MODEL name that means the shipped networks (:func:`tf_style.arbitrary.shipped_stylizer`)."""
 ARBITRARY_SIGNATURES = ("serving_default", "stylize_with_strength", "predict_style", "transfer",
                         "serve_image_bytes")
 """Signatures of a SavedModel written by :func:`save_arbitrary_saved_model`."""
-PREDICT_TFLITE = "style_predict.tflite"
-TRANSFER_TFLITE = "style_transfer.tflite"
-STYLE_SIZE = ar.STYLE_SIZE
-"""Shorter side a painting is resized to before the predictor (as ``arbitrary.predict_style``)."""
-TFLITE_STYLE_SIZE = (ar.STYLE_SIZE, ar.STYLE_SIZE)
-"""Input (height, width) of ``style_predict.tflite``: paintings are resized and centre-cropped."""
 _ROOT = Path(__file__).resolve().parents[1]
 #: Paintings added to the int8 calibration of the style vectors (when they exist: a source
 #: checkout; an installed package calibrates on the --calibration images alone).
@@ -111,64 +116,18 @@ DEFAULT_PAINTINGS = tuple(str(_ROOT / "examples" / "images" / n) for n in ("star
 # --------------------------------------------------------------------------- loading
 
 
-def _load_keras_any(path: PathLike, trust_code: bool) -> keras.Model:
-    import tf_style.arbitrary  # noqa: F401  (registers the arbitrary layers for load_model)
-
-    return ex._load_keras_file(path, trust_code=trust_code)
-
-
-def is_arbitrary_file(model: PathLike) -> bool:
-    """Whether ``model`` names an arbitrary-style model: the word ``"arbitrary"`` (and no such
-    file), or a ``.keras`` whose top model is named ``arbitrary_stylizer``. Reads the archive's
-    ``config.json`` only (loads nothing); an unreadable file is False (loading it reports why).
-    """
-    p = os.fspath(model)
-    if p == ARBITRARY_WORD and not os.path.exists(p):
-        return True
-    try:
-        with zipfile.ZipFile(p) as archive:
-            config = json.loads(archive.read("config.json"))
-        return config.get("config", {}).get("name") == ar.STYLIZER_NAME
-    except Exception:  # noqa: BLE001 - not a zip, no config, bad JSON
-        return False
-
-
 def load_export_model(model: PathLike, *, trust_code: bool = False) -> Tuple[keras.Model, bool]:
     """``(model, is_arbitrary)`` for ``"arbitrary"`` (the shipped networks) or a ``.keras`` path.
 
-    Per-style networks are checked as :func:`tf_style.export.load_keras_model` does, arbitrary
-    ones by :func:`tf_style.arbitrary.split`. Raises :class:`ModelLoadError`.
+    Loaded by :func:`tf_style.runtime.load_keras`; per-style networks are checked as
+    :func:`tf_style.runtime.load_keras_model` does, arbitrary ones by
+    :func:`tf_style.arbitrary.split`. Raises :class:`ModelLoadError`.
 
     >>> model, arbitrary = load_export_model("arbitrary")  # doctest: +SKIP
     """
-    if os.fspath(model) == ARBITRARY_WORD and not os.path.exists(ARBITRARY_WORD):
-        return ar.shipped_stylizer(), True
-    loaded = _load_keras_any(model, trust_code)
-    if ar.is_arbitrary(loaded):
-        ar.split(loaded, source=os.fspath(model))
-        return loaded, True
-    try:
-        return ex._check_model(loaded), False
-    except OptionError as err:
-        raise ModelLoadError(f"{os.fspath(model)}: {err}") from None
-
-
-def load_arbitrary(model: Union[PathLike, keras.Model], *, trust_code: bool = False) -> keras.Model:
-    """The one-file arbitrary model from ``"arbitrary"``, a ``.keras`` path or a Keras model.
-
-    Raises :class:`ModelLoadError` when it is not one (e.g. a per-style network).
-
-    >>> load_arbitrary("arbitrary").name  # doctest: +SKIP
-    'arbitrary_stylizer'
-    """
-    if isinstance(model, keras.Model):
-        ar.split(model, source=model.name)
-        return model
-    loaded, arbitrary = load_export_model(model, trust_code=trust_code)
-    if not arbitrary:
-        raise ModelLoadError(f"{os.fspath(model)}: a per-style network, not an arbitrary-style model "
-                             f"(expected {ARBITRARY_WORD!r} or a .keras made by arbitrary.combine)")
-    return loaded
+    if is_arbitrary_file(model):
+        return load_arbitrary(model, trust_code=trust_code), True
+    return rt.load_keras_model(model, trust_code=trust_code), False
 
 
 # --------------------------------------------------------------------------- SavedModel
@@ -295,41 +254,7 @@ def save_arbitrary_saved_model(
     return ex._write_saved_model(model, _arbitrary_endpoints(model, int(max_pixels), style_size), path, force)
 
 
-def is_arbitrary_saved_model(path: PathLike) -> bool:
-    """Whether the SavedModel folder ``path`` has the arbitrary model's signatures (reads
-    ``saved_model.pb`` only, loads nothing)."""
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    pb = Path(os.fspath(path)) / "saved_model.pb"
-    try:
-        proto = saved_model_pb2.SavedModel.FromString(pb.read_bytes())
-    except Exception:  # noqa: BLE001 - unreadable: the runner reports it
-        return False
-    names = {n for graph in proto.meta_graphs for n in graph.signature_def}
-    return {"predict_style", "transfer"} <= names
-
-
 # --------------------------------------------------------------------------- TFLite
-
-
-def _center_square(arr: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
-    """Shorter side to ``min(size)`` (Lanczos) then the centre ``size`` crop (TFLite example)."""
-    h, w = size
-    arr = ar._short_side_to(arr, max(h, w))
-    top, left = (arr.shape[0] - h) // 2, (arr.shape[1] - w) // 2
-    return arr[top: top + h, left: left + w]
-
-
-def style_input(painting: Any, size: Optional[Tuple[int, int]] = None) -> np.ndarray:
-    """A painting as the predictor takes it: [1, h, w, 3] float32.
-
-    ``size=None`` (Keras, SavedModel): shorter side ``STYLE_SIZE`` px, whole picture (as
-    :func:`tf_style.arbitrary.predict_style`); a fixed (height, width) (``style_predict.tflite``):
-    shorter side to that size, then the centre crop, as TensorFlow's TFLite example does.
-    """
-    arr = ar._as_float255(painting, "style image")
-    arr = ar._short_side_to(arr, STYLE_SIZE) if size is None else _center_square(arr, size)
-    return np.ascontiguousarray(arr[np.newaxis], np.float32)
 
 
 def _calibration_sets(model: keras.Model, photos: Sequence[Any], paintings: Sequence[Any],
@@ -427,12 +352,6 @@ def convert_arbitrary_tflite(
     return predict_fb, transfer_fb
 
 
-def is_tflite_pair(path: PathLike) -> bool:
-    """Whether ``path`` is a folder holding ``style_predict.tflite`` and ``style_transfer.tflite``."""
-    p = Path(os.fspath(path))
-    return p.is_dir() and (p / PREDICT_TFLITE).is_file() and (p / TRANSFER_TFLITE).is_file()
-
-
 def check_tflite_dir(path: PathLike, *, force: bool = False) -> Path:
     """Raise :class:`OutputError` unless the TFLite pair could be written to folder ``path``.
 
@@ -471,225 +390,3 @@ def save_arbitrary_tflite(pair: Tuple[bytes, bytes], path: PathLike, *, force: b
             ex.save_tflite(flatbuffer, tmp / name)
 
     return ex.write_dir_atomically(out, fill, lambda: check_tflite_dir(out, force=force))
-
-
-# --------------------------------------------------------------------------- runners
-
-
-def _check_content(content: Any) -> np.ndarray:
-    x = ex._check_batch(content)
-    if x.shape[0] != 1:
-        raise OptionError(f"content: expected one image [1, H, W, 3], got batch {x.shape[0]}")
-    return x
-
-
-def _check_vector(vector: Any) -> np.ndarray:
-    v = np.asarray(vector, np.float32)
-    if v.shape != (1, ar.STYLE_DIM) or not np.all(np.isfinite(v)):
-        raise OptionError(f"style_vector: expected finite [1, {ar.STYLE_DIM}], got shape {v.shape}")
-    return v
-
-
-class ArbitraryRunner:
-    """One arbitrary-style artefact, float32 [0, 255] in and out, one image at a time.
-
-    * ``style_input_size``: None (takes a painting of any size, shorter side 256 first) or
-      (height, width) the predictor takes (:func:`style_input` prepares both);
-    * ``input_size``: None, or the (height, width) the transformer was converted for;
-    * ``predict_style(style [1, h, w, 3]) -> [1, 100]``, ``transfer(content [1, H, W, 3],
-      vector [1, 100]) -> [1, H, W, 3]``;
-    * ``runner(content, painting, strength=1.0)``: the whole pipeline on arrays (painting
-      HxWx3 or a path), the paper's vector interpolation for ``strength`` < 1.
-    """
-
-    kind = "?"
-    style_input_size: Optional[Tuple[int, int]] = None
-    input_size: Optional[Tuple[int, int]] = None
-
-    def predict_style(self, style: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def transfer(self, content: np.ndarray, vector: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    @property
-    def fixed_size(self) -> bool:
-        return self.input_size is not None
-
-    def style_vector(self, painting: Any) -> np.ndarray:
-        """[1, 100] vector of a painting (path, PIL image, HxWx3 array)."""
-        return self.predict_style(style_input(painting, self.style_input_size))
-
-    def __call__(self, content: np.ndarray, painting: Any, strength: float = 1.0) -> np.ndarray:
-        content = _check_content(content)
-        vector = self.style_vector(painting)
-        if strength < 1.0:
-            own = self.style_vector(content[0])
-            vector = strength * vector + (1.0 - strength) * own
-        return self.transfer(content, vector)
-
-
-class KerasArbitraryRunner(ArbitraryRunner):
-    """The Keras networks (``"arbitrary"`` or a one-file ``.keras``), one trace each."""
-
-    kind = "keras"
-
-    def __init__(self, model: keras.Model, source: str = "model") -> None:
-        self.source = source
-        self.model = model
-        predictor, transformer = ar.split(model, source=source)
-        image = tf.TensorSpec([None, None, None, 3], tf.float32)
-
-        @tf.function(input_signature=[image], autograph=False)
-        def predict(style):
-            return predictor(style, training=False)
-
-        @tf.function(input_signature=[image, tf.TensorSpec([None, ar.STYLE_DIM], tf.float32)],
-                     autograph=False)
-        def transfer(content, vector):
-            return transformer([content, vector], training=False)
-
-        # One trace each for every size: no retracing per photo.
-        self._predict, self._transfer = predict, transfer
-
-    def predict_style(self, style: np.ndarray) -> np.ndarray:
-        return self._predict(tf.constant(np.asarray(style, np.float32))).numpy()
-
-    def transfer(self, content: np.ndarray, vector: np.ndarray) -> np.ndarray:
-        return self._transfer(tf.constant(_check_content(content)), tf.constant(_check_vector(vector))).numpy()
-
-
-class SavedModelArbitraryRunner(ArbitraryRunner):
-    """A SavedModel from :func:`save_arbitrary_saved_model`: its ``predict_style`` (paintings
-    resized in the graph) and ``transfer`` signatures."""
-
-    kind = "savedmodel"
-
-    def __init__(self, path: PathLike) -> None:
-        p = Path(os.fspath(path))
-        self.source = str(p)
-        if not (p / "saved_model.pb").is_file():
-            raise ModelLoadError(f"{p}: not a SavedModel directory (no saved_model.pb)")
-        try:
-            self._loaded = tf.saved_model.load(str(p))
-        except Exception as err:  # noqa: BLE001
-            raise ModelLoadError(f"{p}: cannot load the SavedModel: {type(err).__name__}: "
-                                 f"{ex._one_line(err)}") from None
-        sigs = self._loaded.signatures
-        if "predict_style" not in sigs or "transfer" not in sigs:
-            raise ModelLoadError(f"{p}: not an arbitrary-style SavedModel (no predict_style and transfer "
-                                 f"signatures; it has {sorted(sigs)})")
-        self._predict, self._transfer = sigs["predict_style"], sigs["transfer"]
-
-    def style_vector(self, painting: Any) -> np.ndarray:
-        # The graph resizes: feed the painting as it is.
-        arr = ar._as_float255(painting, "style image")
-        return self.predict_style(arr[np.newaxis])
-
-    def predict_style(self, style: np.ndarray) -> np.ndarray:
-        return self._predict(style=tf.constant(np.asarray(style, np.float32)))["style_vector"].numpy()
-
-    def transfer(self, content: np.ndarray, vector: np.ndarray) -> np.ndarray:
-        return self._transfer(content=tf.constant(_check_content(content)),
-                              style_vector=tf.constant(_check_vector(vector)))["stylized"].numpy()
-
-
-class TFLiteArbitraryRunner(ArbitraryRunner):
-    """A TFLite pair from :func:`save_arbitrary_tflite` in LiteRT. Not thread-safe."""
-
-    kind = "tflite"
-    style_input_size = TFLITE_STYLE_SIZE
-
-    def __init__(self, path: PathLike, num_threads: int = 2) -> None:
-        p = Path(os.fspath(path))
-        self.source = str(p)
-        if not is_tflite_pair(p):
-            raise ModelLoadError(f"{p}: not a TFLite pair (a folder with {PREDICT_TFLITE} and {TRANSFER_TFLITE})")
-        self._predict = self._interpreter(p / PREDICT_TFLITE, num_threads)
-        self._transfer = self._interpreter(p / TRANSFER_TFLITE, num_threads)
-        self._check()
-
-    @staticmethod
-    def _interpreter(path: Path, num_threads: int):
-        try:
-            with open(path, "rb") as f:
-                head = f.read(8)
-        except OSError as err:
-            raise ModelLoadError(f"{path}: cannot read: {err.strerror or err}") from None
-        if head[4:8] != ex._TFLITE_IDENTIFIER:
-            raise ModelLoadError(f"{path}: not a TFLite model (no TFL3 identifier)")
-        try:
-            interpreter = ex._interpreter_class()(model_path=str(path), num_threads=int(num_threads))
-            return interpreter, interpreter.get_signature_runner()
-        except Exception as err:  # noqa: BLE001 - corrupt flatbuffers raise ValueError/RuntimeError
-            raise ModelLoadError(f"{path}: cannot load the TFLite model: {type(err).__name__}: "
-                                 f"{ex._one_line(err)}") from None
-
-    def _check(self) -> None:
-        p = Path(self.source)
-        sig = self._predict[1].get_input_details()
-        if set(sig) != {"style_image"}:
-            raise ModelLoadError(f"{p / PREDICT_TFLITE}: inputs {sorted(sig)}, expected style_image")
-        shape = [int(s) for s in sig["style_image"]["shape_signature"]]
-        if len(shape) != 4 or -1 in shape[1:3]:
-            raise ModelLoadError(f"{p / PREDICT_TFLITE}: input shape {shape} is not [1, h, w, 3]")
-        self.style_input_size = (shape[1], shape[2])
-        sig = self._transfer[1].get_input_details()
-        if set(sig) != {"content_image", "style_vector"}:
-            raise ModelLoadError(f"{p / TRANSFER_TFLITE}: inputs {sorted(sig)}, expected content_image "
-                                 "and style_vector")
-        shape = [int(s) for s in sig["content_image"]["shape_signature"]]
-        self.input_size = None if -1 in shape[1:3] else (shape[1], shape[2])
-
-    def predict_style(self, style: np.ndarray) -> np.ndarray:
-        style = np.ascontiguousarray(style, np.float32)
-        if tuple(style.shape[1:3]) != self.style_input_size:
-            raise ImageSizeError(f"{PREDICT_TFLITE} takes {self.style_input_size[1]}x{self.style_input_size[0]} "
-                                 f"paintings, got {style.shape[2]}x{style.shape[1]}; use style_input()")
-        return np.asarray(self._predict[1](style_image=style)["style_vector"], np.float32)
-
-    def transfer(self, content: np.ndarray, vector: np.ndarray) -> np.ndarray:
-        content = _check_content(content)
-        if self.input_size is not None and tuple(content.shape[1:3]) != self.input_size:
-            h, w = self.input_size
-            raise ImageSizeError(f"{TRANSFER_TFLITE} takes {w}x{h} photos (fixed when it was converted), "
-                                 f"got {content.shape[2]}x{content.shape[1]}; resize first")
-        # The signature runner resizes a dynamic input to each new size itself.
-        out = self._transfer[1](content_image=content, style_vector=_check_vector(vector))["stylized"]
-        return np.asarray(out, np.float32)
-
-
-def load_arbitrary_runner(model: Union[PathLike, keras.Model], *, trust_code: bool = False,
-                          num_threads: int = 2) -> ArbitraryRunner:
-    """A runner for any arbitrary-style artefact: ``"arbitrary"``, a one-file ``.keras``, a
-    SavedModel folder or a TFLite pair folder. For benches: ``runner(content, painting)``.
-
-    >>> runner = load_arbitrary_runner("arb_tflite")  # doctest: +SKIP
-    >>> out = runner(photo[None], "examples/images/the_scream.jpg", strength=0.8)  # doctest: +SKIP
-    """
-    if isinstance(model, keras.Model):
-        return KerasArbitraryRunner(load_arbitrary(model), source=model.name)
-    p = Path(os.fspath(model))
-    if os.fspath(model) == ARBITRARY_WORD and not p.exists():
-        return KerasArbitraryRunner(ar.shipped_stylizer(), source=ARBITRARY_WORD)
-    if not p.exists():
-        raise ModelLoadError(f"{p}: no such model file or folder")
-    if p.is_dir():
-        if is_tflite_pair(p):
-            return TFLiteArbitraryRunner(p, num_threads)
-        return SavedModelArbitraryRunner(p)
-    return KerasArbitraryRunner(load_arbitrary(p, trust_code=trust_code), source=str(p))
-
-
-def style_key(painting: Any) -> Optional[str]:
-    """A cache key for a painting: path + size + mtime, or the SHA-256 of an array's bytes."""
-    if isinstance(painting, (str, os.PathLike)):
-        try:
-            st = os.stat(painting)
-        except OSError:
-            return None
-        return f"path:{os.path.realpath(painting)}:{st.st_size}:{st.st_mtime_ns}"
-    if isinstance(painting, np.ndarray):
-        arr = np.ascontiguousarray(painting)
-        return f"array:{arr.shape}:{arr.dtype}:{hashlib.sha256(arr.tobytes()).hexdigest()}"
-    return None

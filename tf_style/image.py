@@ -18,15 +18,17 @@ import errno
 import os
 import pathlib
 import stat
-import contextlib
-import tempfile
 import warnings
-from typing import Iterator, Sequence, Union
+from typing import Sequence, Union
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from tf_style.errors import ImageReadError, ImageSizeError, OptionError, OutputError, TfStyleError
+# The atomic writes live in tf_style.fsio; these names stay importable from here.
+from tf_style.fsio import atomic_file, atomic_path, write_error_reason  # noqa: F401
+from tf_style.fsio import fsync_dir as _fsync_dir  # noqa: F401
+from tf_style.fsio import umask as _umask  # noqa: F401
 
 ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]
 """What :func:`read_image` accepts: a path, a Pillow image or a uint8 numpy array."""
@@ -64,27 +66,6 @@ _YIQ_TO_RGB = np.linalg.inv(_RGB_TO_YIQ)
 
 def _oneline(text: object) -> str:
     return " ".join(str(text).split())
-
-
-#: What an OS says when a write fails; TensorFlow's file errors embed these in long messages.
-_WRITE_FAILURES = ("No space left on device", "File too large", "Disk quota exceeded",
-                   "Read-only file system", "Permission denied", "Input/output error")
-
-
-def write_error_reason(err: BaseException, limit: int = 300) -> str:
-    """Why a write failed, in one short line: the OS's own words where it gave any.
-
-    >>> write_error_reason(OSError(28, "No space left on device"))
-    'No space left on device'
-    """
-    text = _oneline(err)
-    for phrase in _WRITE_FAILURES:
-        if phrase in text:
-            return phrase
-    if isinstance(err, OSError) and err.strerror:
-        return err.strerror
-    text = f"{type(err).__name__}: {text}"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _describe_os_error(err: OSError, name: str) -> str:
@@ -411,19 +392,6 @@ def _same_file(a: PathLike, b: PathLike) -> bool:
         return False
 
 
-def _umask() -> int:
-    try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    old = os.umask(0o022)  # no thread-safe way elsewhere; restored at once
-    os.umask(old)
-    return old
-
-
 def sha256_file(path: PathLike) -> str:
     """Hex SHA-256 of a file, read in 1 MiB chunks (weight files are tens of MB).
 
@@ -438,47 +406,6 @@ def sha256_file(path: PathLike) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-@contextlib.contextmanager
-def atomic_path(path: PathLike, *, suffix: str = ".tmp") -> Iterator[str]:
-    """A temporary file name beside ``path``; on success it replaces ``path`` atomically.
-
-    Whatever the block raises propagates, and the temporary file is removed: ``path``
-    is either the old file or the complete new one, never a partial write.
-
-    Example:
-        >>> with atomic_path("run.json") as tmp:  # doctest: +SKIP
-        ...     pathlib.Path(tmp).write_text("{}")
-    """
-    out = pathlib.Path(os.fspath(path))
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=suffix)
-    os.close(fd)
-    try:
-        yield tmp
-        # mkstemp creates 0600 files; give the result the permissions a plain open() would.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(str(out.parent))
-
-
-def _fsync_dir(directory: str) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # the rename is done; some filesystems cannot fsync a directory
-    finally:
-        os.close(fd)
 
 
 def check_output_path(path: PathLike, *, inputs: Sequence[PathLike] = ()) -> pathlib.Path:
@@ -537,7 +464,6 @@ def save_image(
         raise OptionError(f"quality must be an integer from 1 to 100, got {quality!r}")
     out = check_output_path(path, inputs=inputs)
     fmt = _SAVE_FORMATS[out.suffix.lower()]
-    parent = out.parent
 
     if not isinstance(image, Image.Image):
         image = to_pil(image)
@@ -546,28 +472,11 @@ def save_image(
         image = _to_rgb(image)
     options: dict[str, object] = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
 
-    tmp_name = None
     try:
-        with tempfile.NamedTemporaryFile(
-            dir=parent, prefix=f".{out.name}.", suffix=".tmp", delete=False
-        ) as tmp:
-            tmp_name = tmp.name
-            image.save(tmp, format=fmt, **options)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        # NamedTemporaryFile creates 0600 files; give the output the usual permissions.
-        os.chmod(tmp_name, 0o666 & ~_umask())
-        os.replace(tmp_name, out)
-        tmp_name = None
+        with atomic_file(out, "wb") as f:
+            image.save(f, format=fmt, **options)
     except Exception as err:  # noqa: BLE001 - any failure becomes one OutputError
         raise OutputError(f"cannot write {out}: {write_error_reason(err)}") from None
-    finally:
-        if tmp_name is not None:
-            try:
-                os.unlink(tmp_name)
-            except OSError:
-                pass
-    _fsync_dir(str(parent))
     return out
 
 
@@ -639,6 +548,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "sha256_file",
     "write_error_reason",
+    "atomic_path",
     "ImageLike",
     "check_min_size",
     "check_output_path",

@@ -57,6 +57,8 @@ from PIL import Image
 
 from tf_style import arbitrary
 from tf_style import backbones as bb
+from tf_style import fsio
+from tf_style import runtime
 from tf_style import image as im
 from tf_style import networks, tfimage
 # TrainConfig and its constants live in the TensorFlow-free config (the CLI reads their
@@ -377,12 +379,9 @@ def _writing(what: str, path: PathLike, after: str = "") -> Iterator[None]:
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
-    with _writing("the run description", path), im.atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
+    with _writing("the run description", path), fsio.atomic_file(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write("\n")
 
 
 def save_model_atomic(model: keras.Model, path: PathLike) -> Path:
@@ -391,7 +390,7 @@ def save_model_atomic(model: keras.Model, path: PathLike) -> Path:
     A failed write raises :class:`OutputError` and leaves an existing ``path`` as it was.
     """
     out = Path(os.fspath(path))
-    with _writing("the model", out), im.atomic_path(out, suffix=".tmp.keras") as tmp:
+    with _writing("the model", out), fsio.atomic_path(out, suffix=".tmp.keras") as tmp:
         model.save(tmp, overwrite=True)
     return out
 
@@ -845,19 +844,15 @@ def load_teacher(teacher: str, style: np.ndarray, log: Log) -> Callable[[tf.Tens
     if not path.is_file():
         raise ModelLoadError(f"teacher: {teacher} does not exist or is not a file")
     try:
-        model = keras.saving.load_model(path, safe_mode=True)
-    except Exception as err:  # Keras raises many kinds for a bad file
-        raise ModelLoadError(f"teacher: {teacher} is not a readable .keras network ({_oneline(err)})") from None
+        model = runtime.load_keras(path)  # safe mode: a teacher holding code is refused
+    except ModelLoadError as err:
+        raise ModelLoadError(f"teacher: {teacher} is not a readable .keras network ({err})") from None
     if not isinstance(model, networks.StyleTransformer):
         raise ModelLoadError(f"teacher: {teacher} is not a per-style network from tf-style train "
                              f"(got {type(model).__name__})")
     log(f"teacher: {teacher} ({model.architecture}, width {model.width:g})")
     model.trainable = False
     return lambda images: tf.cast(model(images, training=False), tf.float32)
-
-
-def _oneline(err: object) -> str:
-    return " ".join(str(err).split())[:200]
 
 
 class _StyleJob(_Job):

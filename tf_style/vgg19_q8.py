@@ -30,7 +30,8 @@ from typing import BinaryIO, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from tf_style.image import atomic_path, sha256_file
+from tf_style.fsio import atomic_path
+from tf_style.image import sha256_file
 
 __all__ = [
     "ASSET_NAME",
