@@ -33,7 +33,9 @@ def _gram_distance(backbone, a, b):
 
 @pytest.mark.parametrize("optimizer, iterations, factor", [("lbfgs", 40, 15.0), ("adam", 80, 5.0)])
 def test_style_transfers_with_both_optimizers(hed, optimizer, iterations, factor):
-    s = Stylizer(STYLE, backbone=hed, size=128, iterations=iterations, pyramid=1, optimizer=optimizer)
+    # Gram: the thresholds and the judge below measure Gram distances.
+    s = Stylizer(STYLE, backbone=hed, size=128, iterations=iterations, pyramid=1, optimizer=optimizer,
+                 style_loss="gram")
     r = s.stylize(CONTENT)
     assert r.image.size == (128, 96)
     # L-BFGS: 19.8x since its objective is scaled (it now trades a little more content for a
@@ -114,14 +116,19 @@ def test_coarse_to_fine_reaches_the_full_size_loss_bound(hed):
     assert judge(pyramid.image) < 1.15 * judge(full.image), (judge(pyramid.image), judge(full.image))
 
 
-def test_the_default_vgg19_offline_copy_transfers_style_judged_by_another_network(hed, tmp_path, monkeypatch):
+@pytest.mark.parametrize("style_loss, fall", [("meancov", 3.5), ("gram", 10.0)])
+def test_the_default_vgg19_offline_copy_transfers_style_judged_by_another_network(hed, tmp_path, monkeypatch,
+                                                                                  style_loss, fall):
     """The default backbone with no Keras cache (vgg19 from the shipped 8-bit copy) and the
-    default loss weights, judged by vgg16-hed, a network it was not optimized with."""
+    default loss weights, judged by vgg16-hed, a network it was not optimized with: the
+    default style loss (meancov) and Gram. Each loss's own term falls by its own factor
+    (meancov 5.1x measured in 40 evaluations, gram ~13x); the judge's Gram distance and
+    content features are the same yardstick for both."""
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty_keras_home"))
-    s = Stylizer(STYLE, size=128, iterations=40, dtype="float32")
+    s = Stylizer(STYLE, size=128, iterations=40, dtype="float32", style_loss=style_loss)
     assert s.backbone.name == "vgg19" and s.backbone.weights_source.startswith("imagenet-q8 (")
     r = s.stylize(CONTENT)
-    assert r.final_terms["style"] < r.history[0]["style"] / 10, (r.history[0], r.final_terms)
+    assert r.final_terms["style"] < r.history[0]["style"] / fall, (r.history[0], r.final_terms)
     photo = im.resize_to(im.read_image(CONTENT), r.image.size)
     painting = im.resize_to(im.read_image(STYLE), r.image.size)
     d_out = _gram_distance(hed, r.image, painting)

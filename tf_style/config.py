@@ -60,6 +60,15 @@ TEACHER_WEIGHT = 10.0
 STYLE_LOSSES = ("gram", "meancov", "sliced")
 
 
+#: The optimizer's style loss: ``meancov``, chosen by the pictures (docs/GALLERY.md, "Style
+#: losses"): at one time budget its pictures carry the painting's palette and strokes without
+#: the Gram's fine grid, and a second network put them closer to the painting in 17 of 24
+#: cells (256 and 512 px) at an equal or closer content distance. Training keeps ``gram``
+#: (``TrainConfig``): it is the only loss the arbitrary networks train with, and the fast
+#: networks' recipes were measured with it.
+DEFAULT_STYLE_LOSS = "meancov"
+
+
 def check_style_loss(value: object, name: str = "style_loss") -> str:
     """``value`` if it names a style loss, else an :class:`OptionError` naming ``name``.
 
@@ -333,7 +342,7 @@ class StylizeConfig(_Options):
     dtype: str = "auto"
     #: The style term: ``gram``, ``meancov`` or ``sliced`` (:data:`STYLE_LOSSES`). Each is
     #: scaled in ``tf_style.losses`` so that the same ``style_weight`` suits all three.
-    style_loss: str = "gram"
+    style_loss: str = DEFAULT_STYLE_LOSS
 
     def __post_init__(self) -> None:
         self._set("size", check_int("size", self.size, minimum=MIN_SIZE, maximum=MAX_SIZE))
