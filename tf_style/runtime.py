@@ -321,6 +321,19 @@ class KerasRunner(StyleRunner):
         return self._fn(tf.constant(np.asarray(images, np.float32))).numpy()
 
 
+def _load_saved_model(p: Path):
+    """A SavedModel folder loaded, or one :class:`ModelLoadError` line saying why not."""
+    if not p.exists():
+        raise ModelLoadError(f"{p}: no such SavedModel directory")
+    if not p.is_dir() or not (p / "saved_model.pb").is_file():
+        raise ModelLoadError(f"{p}: not a SavedModel directory (no saved_model.pb)")
+    try:
+        return tf.saved_model.load(str(p))
+    except Exception as err:  # noqa: BLE001 - TensorFlow raises many kinds for a bad folder
+        raise ModelLoadError(f"{p}: cannot load the SavedModel: {type(err).__name__}: "
+                             f"{_one_line(err)}") from None
+
+
 class SavedModelRunner(StyleRunner):
     """Applies a SavedModel from :func:`tf_style.export.save_saved_model` (its ``serving_default``).
 
@@ -334,15 +347,7 @@ class SavedModelRunner(StyleRunner):
         self.path = Path(os.fspath(path))
         p = self.path
         self.source = str(p)
-        if not p.exists():
-            raise ModelLoadError(f"{p}: no such SavedModel directory")
-        if not p.is_dir() or not (p / "saved_model.pb").is_file():
-            raise ModelLoadError(f"{p}: not a SavedModel directory (no saved_model.pb)")
-        try:
-            self._loaded = tf.saved_model.load(str(p))
-        except Exception as err:  # noqa: BLE001
-            raise ModelLoadError(f"{p}: cannot load the SavedModel: {type(err).__name__}: "
-                                 f"{_one_line(err)}") from None
+        self._loaded = _load_saved_model(p)
         signature = self._loaded.signatures.get("serving_default")
         if signature is None:
             raise ModelLoadError(f"{p}: the SavedModel has no serving_default signature")
@@ -634,13 +639,7 @@ class SavedModelArbitraryRunner(ArbitraryRunner):
     def __init__(self, path: PathLike) -> None:
         p = Path(os.fspath(path))
         self.source = str(p)
-        if not (p / "saved_model.pb").is_file():
-            raise ModelLoadError(f"{p}: not a SavedModel directory (no saved_model.pb)")
-        try:
-            self._loaded = tf.saved_model.load(str(p))
-        except Exception as err:  # noqa: BLE001
-            raise ModelLoadError(f"{p}: cannot load the SavedModel: {type(err).__name__}: "
-                                 f"{_one_line(err)}") from None
+        self._loaded = _load_saved_model(p)
         sigs = self._loaded.signatures
         if "predict_style" not in sigs or "transfer" not in sigs:
             raise ModelLoadError(f"{p}: not an arbitrary-style SavedModel (no predict_style and transfer "
