@@ -69,15 +69,29 @@ STYLE_LOSSES = ("gram", "meancov", "sliced")
 DEFAULT_STYLE_LOSS = "meancov"
 
 
+def check_choice(name: str, value: object, choices: Sequence[str]) -> str:
+    """``value`` if it is one of ``choices``, else :class:`OptionError` naming ``name``, listing
+    the choices and, for a near miss, saying "did you mean".
+
+    >>> check_choice("optimizer", "adam", ("lbfgs", "adam"))
+    'adam'
+    """
+    if not isinstance(value, str) or value not in choices:
+        import difflib
+
+        near = difflib.get_close_matches(str(value), choices, n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise OptionError(f"{name}: expected one of {', '.join(choices)}, got {value!r}{hint}")
+    return value
+
+
 def check_style_loss(value: object, name: str = "style_loss") -> str:
     """``value`` if it names a style loss, else an :class:`OptionError` naming ``name``.
 
     >>> check_style_loss("sliced")
     'sliced'
     """
-    if not isinstance(value, str) or value not in STYLE_LOSSES:
-        raise OptionError(f"{name}: expected one of {', '.join(STYLE_LOSSES)}, got {value!r}")
-    return value
+    return check_choice(name, value, STYLE_LOSSES)
 #: Smallest output side we accept: VGG's five pooling stages need >= 32 px to keep
 #: a non-empty block5 feature map, and a picture smaller than that is not useful.
 MIN_SIZE = 32
@@ -153,13 +167,7 @@ def check_backbone(value: object, name: str = "backbone") -> str:
     >>> check_backbone("vgg19")
     'vgg19'
     """
-    if not isinstance(value, str) or value not in BACKBONES:
-        import difflib
-
-        near = difflib.get_close_matches(str(value), BACKBONES, n=1)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
-        raise OptionError(f"{name}: expected one of {', '.join(BACKBONES)}, got {value!r}{hint}")
-    return value
+    return check_choice(name, value, BACKBONES)
 
 
 def check_pooling(value: object, name: str = "pooling") -> str:
@@ -233,13 +241,7 @@ def check_method(method: object) -> str:
     >>> check_method("arbitrary")
     'arbitrary'
     """
-    if not isinstance(method, str) or method not in METHODS:
-        import difflib
-
-        near = difflib.get_close_matches(str(method), METHODS, n=1)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
-        raise OptionError(f"method: expected one of {', '.join(METHODS)}, got {method!r}{hint}")
-    return method
+    return check_choice("method", method, METHODS)
 
 
 def normalize_blend(weights: Optional[Sequence[float]], count: int, *, name: str = "style_blend") -> Tuple[float, ...]:
