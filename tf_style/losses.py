@@ -37,12 +37,14 @@ touching the weights, and makes one set of loss weights work for every backbone
 
 from __future__ import annotations
 
+import math
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
 from tf_style.config import check_style_loss
+from tf_style.errors import NonFiniteLossError
 
 #: Newton-Schulz iterations of :func:`sqrtm_newton_schulz`: the iteration converges for an
 #: eigenvalue ``l`` (relative to the matrix's Frobenius norm) after about
@@ -288,6 +290,22 @@ class SlicedTarget:
             self.directions[n].assign(d)
             self.sorted[n].assign(blend)
         self.draws += 1
+
+
+def finite_terms(terms: Mapping[str, object], *, where: str = "",
+                 advice: str = "lower --style-weight/--learning-rate or check the inputs") -> Dict[str, float]:
+    """The loss terms as floats, or :class:`NonFiniteLossError` naming every term when one is
+    NaN or infinite (``where``: e.g. " at step 40"; ``advice``: what to change): the one check
+    the optimizers and training share.
+
+    >>> finite_terms({"total": tf.constant(1.5)})
+    {'total': 1.5}
+    """
+    out = {k: float(v) for k, v in terms.items()}
+    if not all(math.isfinite(v) for v in out.values()):
+        bad = ", ".join(f"{k}={v:.4g}" for k, v in out.items())
+        raise NonFiniteLossError(f"the loss became non-finite{where} ({bad}); {advice}")
+    return out
 
 
 def total_variation(images: tf.Tensor) -> tf.Tensor:

@@ -22,8 +22,7 @@ from typing import Callable, Dict, List, Mapping, Optional
 import numpy as np
 import tensorflow as tf
 
-from tf_style.errors import NonFiniteLossError
-from tf_style.losses import PerceptualLoss
+from tf_style.losses import PerceptualLoss, finite_terms
 
 #: ``callback(done, terms, image)``: ``done`` counts loss evaluations in this run,
 #: ``terms`` are floats, ``image`` is the current float32 HxWx3 array in [0, 255].
@@ -101,13 +100,7 @@ class ImageObjective:
 
 
 def _floats(terms: Mapping[str, tf.Tensor]) -> Dict[str, float]:
-    out = {k: float(v) for k, v in terms.items()}
-    if not all(math.isfinite(v) for v in out.values()):
-        bad = ", ".join(f"{k}={v}" for k, v in out.items())
-        raise NonFiniteLossError(
-            f"the loss became non-finite ({bad}); lower --style-weight/--learning-rate or check the inputs"
-        )
-    return out
+    return finite_terms(terms)
 
 
 def lbfgs(

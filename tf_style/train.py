@@ -41,7 +41,6 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import json
-import math
 import os
 import shutil
 import signal
@@ -73,12 +72,11 @@ from tf_style.config import (
 from tf_style.errors import (
     DataError,
     ModelLoadError,
-    NonFiniteLossError,
     OptionError,
     OutputError,
     TfStyleError,
 )
-from tf_style.losses import PerceptualLoss, total_variation
+from tf_style.losses import PerceptualLoss, finite_terms, total_variation
 from tf_style.progress import ProgressBar
 
 __all__ = [
@@ -691,13 +689,9 @@ def train(
                 step = int(step_var.numpy())
                 if loss.redraw_every and step % loss.redraw_every == 0:
                     loss.redraw(style_grams)  # sliced: fresh directions, read through variables
-                terms = {k: float(v) for k, v in terms_t.items()}
-                if not all(math.isfinite(v) for v in terms.values()):
-                    bad = ", ".join(f"{k}={v:.4g}" for k, v in terms.items())
-                    raise NonFiniteLossError(
-                        f"the loss became non-finite at step {step} ({bad}); lower --learning-rate or "
-                        f"--style-weight, then --resume (the last checkpoint predates it)"
-                    )
+                terms = finite_terms(terms_t, where=f" at step {step}",
+                                     advice="lower --learning-rate or --style-weight, then --resume "
+                                            "(the last checkpoint predates it)")
                 dropped += total_position() - position_before - len(position_vars) * cfg.batch
                 if bar is not None:
                     bar.update(step - start_step, terms)
@@ -834,7 +828,7 @@ def load_teacher(teacher: str, style: np.ndarray, log: Log) -> Callable[[tf.Tens
     if teacher == ARBITRARY:
         predictor, transformer = arbitrary.load_style_predictor(), arbitrary.load_style_transformer()
         vector = tf.constant(arbitrary.predict_style(style, predictor=predictor))
-        log(f"teacher: the arbitrary-style networks with the style image's vector")
+        log("teacher: the arbitrary-style networks with the style image's vector")
 
         def forward(images):
             vectors = tf.repeat(vector[None], tf.shape(images)[0], axis=0)
