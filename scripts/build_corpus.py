@@ -28,7 +28,7 @@ import fnmatch
 import glob
 import hashlib
 import json
-import os
+
 import re
 import shutil
 import subprocess

@@ -411,23 +411,18 @@ def _prepare_backbone(config: StylizeConfig, backbone, layer_groups: Sequence[Tu
 
 
 def _variant(base, styles: Sequence[Image.Image], config: StylizeConfig, log: Log):
-    """A fresh Stylizer for one tile that shares ``base``'s backbone and Gram-target cache.
+    """A fresh Stylizer for one tile that shares ``base``'s backbone and style targets.
 
-    Everything that depends on the loss weights (the loss, the compiled objectives) is
-    the tile's own: a fresh Stylizer is correct whatever it caches. Only the Gram cache
-    is shared, and the tile's loss builds targets for the union of the sweep's style
-    layers, so whichever tile fills the cache first fills it for every tile. If the
-    cache ever moves, sharing stops (each tile builds its own targets: still correct,
-    slower) and ``style_target_builds`` shows it.
+    Everything that depends on the loss weights (the loss, the compiled objectives) is the
+    tile's own. The targets are ``base``'s (built for the union of the sweep's style
+    layers), so whichever tile fills their cache first fills it for every tile; where they
+    could differ, the tile keeps its own (still correct, slower; ``style_target_builds``
+    shows it).
     """
     from tf_style.transfer import Stylizer
 
     variant = Stylizer(styles, config, backbone=base.backbone, log=log)
-    variant.loss.style_targets = base.loss.style_targets  # type: ignore[method-assign]
-    variant.loss.style_statistics = base.loss.style_statistics  # type: ignore[method-assign]
-    shared = getattr(base, "_style_cache", None)
-    if isinstance(shared, dict) and isinstance(getattr(variant, "_style_cache", None), dict):
-        variant._style_cache = shared
+    variant.share_targets(base)
     return variant
 
 
@@ -514,7 +509,8 @@ def sweep(
             )
             stylizer = _variant(base, style_imgs, tile_cfg, log)
             result = stylizer.stylize(content_img, progress=progress)
-            builds += stylizer.style_target_builds
+            if stylizer.targets is not base.targets:
+                builds += stylizer.style_target_builds
             label = _ratio_label(ratio) + (f"\n{_layers_label(layers)}" if sets_given else "")
             row.append(SweepTile(ratio, cw, sw, layers, label, result))
             log(
@@ -542,7 +538,7 @@ def sweep(
         backbone=backbone_obj.name,
         weights_source=backbone_obj.weights_source,
         backbone_loads=loads,
-        style_target_builds=builds,
+        style_target_builds=builds + base.style_target_builds,
         seconds=time.perf_counter() - start,
         interrupted=interrupted,
     )

@@ -76,6 +76,7 @@ from tf_style.errors import (
     OutputError,
     TfStyleError,
 )
+from tf_style.criterion import StyleTargets, build_criterion
 from tf_style.losses import PerceptualLoss, finite_terms, total_variation
 from tf_style.progress import ProgressBar
 
@@ -575,8 +576,7 @@ def train(
     style_side = cfg.style_size or cfg.size
     style_grams = None
     if not arb:
-        style_arr = im.to_array(im.resize_long_side(style_img, style_side))[None]
-        style_grams = loss.style_targets(backbone(style_arr))
+        style_grams = StyleTargets([style_img], (1.0,), backbone, loss).at(style_side)
         if cfg.style_loss == "gram":
             style_grams = {k: tf.constant(v) for k, v in style_grams.items()}
 
@@ -762,27 +762,17 @@ def _run_config(out: Path, config: Optional[TrainConfig], options: Dict[str, obj
 
 def _criterion(cfg: TrainConfig, backbone: Optional[bb.Backbone], pinned: Optional[str],
                log: Log) -> Tuple[bb.Backbone, PerceptualLoss]:
-    """The loss network (``backbone``, or the one ``cfg`` names) and the perceptual loss.
+    """The loss network (``backbone``, or the one ``cfg`` names) and the perceptual loss,
+    built as the optimizer builds them (:func:`tf_style.criterion.build_criterion`).
 
     ``pinned``: the backbone a resumed run started with, kept whatever ``auto`` picks today.
     """
-    if backbone is None:
-        if cfg.backbone == "auto" and pinned in ("vgg19", "vgg16", "vgg16-hed"):
-            arch = bb.resolve_name(pinned, log=log)
-        else:
-            arch = bb.resolve_name(cfg.backbone, log=log)
-        content_layers = bb.resolve_layers(arch, cfg.content_layers, option="content_layers")
-        style_layers = bb.resolve_layers(arch, cfg.style_layers, option="style_layers")
-        backbone = bb.load_backbone(arch, content_layers + style_layers, pooling=cfg.pooling,
-                                    dtype=cfg.dtype, log=log)
-    else:
-        content_layers = backbone.check_layers(cfg.content_layers, option="content_layers")
-        style_layers = backbone.check_layers(cfg.style_layers, option="style_layers")
-    loss = PerceptualLoss(
-        content_layers, style_layers, content_weight=cfg.content_weight,
-        style_weight=cfg.style_weight, tv_weight=cfg.tv_weight, style_loss=cfg.style_loss, seed=cfg.seed,
+    name = pinned if cfg.backbone == "auto" and pinned in ("vgg19", "vgg16", "vgg16-hed") else cfg.backbone
+    return build_criterion(
+        backbone=backbone, backbone_name=name, content_layers=cfg.content_layers, style_layers=cfg.style_layers,
+        pooling=cfg.pooling, dtype=cfg.dtype, content_weight=cfg.content_weight, style_weight=cfg.style_weight,
+        tv_weight=cfg.tv_weight, style_loss=cfg.style_loss, seed=cfg.seed, log=log,
     )
-    return backbone, loss
 
 
 class _Job:

@@ -27,6 +27,7 @@ from tf_style import backbones as bb
 from tf_style import image as im
 from tf_style import system
 from tf_style import tiles as tl
+from tf_style.criterion import StyleTargets, build_criterion, tile_overlap
 from tf_style.config import (
     DEFAULT_METHOD,
     INIT_KINDS,
@@ -37,7 +38,6 @@ from tf_style.config import (
     check_method,
 )
 from tf_style.errors import MemoryBudgetError, OptionError
-from tf_style.losses import PerceptualLoss
 from tf_style.one_pass import ArbitraryResult, stylize_arbitrary_result
 from tf_style.optimize import ImageObjective, OptimizeOutcome, adam, lbfgs
 from tf_style.progress import ProgressBar
@@ -153,73 +153,50 @@ class Stylizer:
             im.check_min_size(image, MIN_IMAGE_SIDE, name=_name(s))
         if config.preserve_color:
             self.style_images = [im.to_pil(im.luminance_image(im.to_array(x))) for x in self.style_images]
-        if backbone is None:
-            arch = bb.resolve_name(config.backbone, log=self._log)
-            self.content_layers = bb.resolve_layers(arch, config.content_layers, option="content_layers")
-            self.style_layers = bb.resolve_layers(arch, config.style_layers, option="style_layers")
-            backbone = bb.load_backbone(
-                arch,
-                self.content_layers + self.style_layers,
-                pooling=config.pooling,
-                weights=config.weights,
-                dtype=config.dtype,
-                log=self._log,
-            )
-        else:
-            self.content_layers = backbone.check_layers(config.content_layers, option="content_layers")
-            self.style_layers = backbone.check_layers(config.style_layers, option="style_layers")
-        self.backbone = backbone
-        self.loss = PerceptualLoss(
-            self.content_layers,
-            self.style_layers,
-            content_weight=config.content_weight,
-            style_weight=config.style_weight,
-            tv_weight=config.tv_weight,
-            style_layer_weights=config.style_layer_weights,
-            style_loss=config.style_loss,
-            seed=config.seed,
+        self.backbone, self.loss = build_criterion(
+            backbone=backbone, backbone_name=config.backbone, content_layers=config.content_layers,
+            style_layers=config.style_layers, pooling=config.pooling, weights=config.weights, dtype=config.dtype,
+            content_weight=config.content_weight, style_weight=config.style_weight, tv_weight=config.tv_weight,
+            style_layer_weights=config.style_layer_weights, style_loss=config.style_loss, seed=config.seed,
+            log=self._log,
         )
-        self._style_cache: Dict[int, Dict[str, tf.Tensor]] = {}
+        self.content_layers, self.style_layers = self.loss.content_layers, self.loss.style_layers
+        #: The paintings' style targets per output size (shareable: :meth:`share_targets`).
+        self.targets = StyleTargets(self.style_images, self.blend, self.backbone, self.loss,
+                                    style_scale=config.style_scale, tile=config.tile)
         self._objectives: Dict[Tuple[int, int, int], ImageObjective] = {}
         self._tile_objectives: Dict[Tuple[int, int, int], "tl.TileObjective"] = {}
-        self.style_target_builds = 0
 
     # -- targets ---------------------------------------------------------------
     def style_grams(self, output_long_side: int) -> Dict[str, tf.Tensor]:
-        """Blended style targets (Gram matrices for the ``gram`` loss) for an output of this long side (cached).
+        """Blended style targets (Gram matrices for the ``gram`` loss) for an output of this
+        long side (cached; :class:`tf_style.criterion.StyleTargets`).
 
         Blending Grams equals blending the per-style losses up to a constant, since
         ``sum_k w_k |G - A_k|^2 = |G - sum_k w_k A_k|^2 + const`` when the weights sum to 1.
         Other style losses blend as ``PerceptualLoss.blend_targets`` says (``meancov``: the
         Gaussian of the mixture; ``sliced``: the quantile functions, a barycenter).
         """
-        side = max(MIN_IMAGE_SIDE, round(output_long_side * self.config.style_scale))
-        if side not in self._style_cache:
-            grams: Dict[str, tf.Tensor] = {}
-            stats = []
-            tile = self.config.tile
-            for weight, image in zip(self.blend, self.style_images):
-                x = im.to_array(im.resize_long_side(image, side))
-                if tile and side > 2 * tile:  # too large for one pass: the same statistics, in tiles
-                    if self.loss.style_loss == "sliced":  # every position's features, sorted later
-                        stats.append((weight, tl.tiled_features(self.backbone, x, self.style_layers, tile,
-                                                                _overlap(tile))))
-                        continue
-                    whole = tl.tiled_statistics(self.backbone, x, self.style_layers, tile, _overlap(tile))
-                    if self.loss.style_loss == "meancov":
-                        stats.append((weight, whole))
-                        continue
-                    g = {k: gram for k, (_, gram) in whole.items()}
-                elif self.loss.style_loss != "gram":
-                    stats.append((weight, self.loss.style_statistics(self.backbone(tf.constant(x[None])))))
-                    continue
-                else:
-                    g = self.loss.style_targets(self.backbone(tf.constant(x[None])))
-                for k, v in g.items():
-                    grams[k] = grams[k] + weight * v if k in grams else weight * v
-            self._style_cache[side] = self.loss.blend_targets(stats) if stats else grams
-            self.style_target_builds += 1
-        return self._style_cache[side]
+        return self.targets.at(output_long_side)
+
+    @property
+    def style_target_builds(self) -> int:
+        """How many painting sizes had their targets computed (shared targets count once)."""
+        return self.targets.builds
+
+    @property
+    def _style_cache(self) -> Dict[int, object]:
+        return self.targets.cache
+
+    def share_targets(self, other: "Stylizer") -> bool:
+        """Use ``other``'s style targets (and their cache) where they are the same as ours:
+        same paintings, blend, scale, tiles and style loss, and ``other``'s style layers
+        include ours (a sweep's base stylizer has the union of its tiles' layers). Returns
+        whether they are shared; if not, this stylizer keeps its own (correct, slower)."""
+        if self.targets.matches(other.targets) and set(self.style_layers) <= set(other.style_layers):
+            self.targets = other.targets
+            return True
+        return False
 
     # -- the run ---------------------------------------------------------------
     def stylize(
@@ -523,9 +500,7 @@ def _evaluate(objective: ImageObjective, x: np.ndarray) -> Dict[str, tf.Tensor]:
     return terms
 
 
-def _overlap(tile: int) -> int:
-    """Pixels by which neighbouring tiles overlap: the blend zone."""
-    return max(8, tile // 8)
+_overlap = tile_overlap  # the tests' name for it
 
 
 def _upsample(x: np.ndarray, hw: Tuple[int, int]) -> np.ndarray:
