@@ -28,7 +28,6 @@ import fnmatch
 import glob
 import hashlib
 import json
-
 import re
 import shutil
 import subprocess
