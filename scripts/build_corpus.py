@@ -17,7 +17,7 @@ package's machine-readable copyright file that matches it, else ``LICENCES`` bel
 size and SHA-256.
 
 Rerunnable: downloads are kept in ``--cache``; the corpus is built in a temporary folder and
-moved into place whole, so an interrupted run leaves the previous corpus untouched.
+moved into place whole (``tf_style.fsio.write_dir_atomically``), so an interrupted run leaves the previous corpus untouched.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import glob
 import hashlib
 import json
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,9 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tf_style from this checkout
+from tf_style.fsio import write_dir_atomically  # noqa: E402  (no TensorFlow: the bottom layer)
 
 #: Debian package -> globs (inside the package) of the pictures it offers.
 DEBIAN: Dict[str, Tuple[str, ...]] = {
@@ -273,11 +275,11 @@ def build(out: Path, cache: Path, max_side: int = 1024, min_side: int = 384, log
     cache.mkdir(parents=True, exist_ok=True)
     found = candidates(cache, log=log)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
     rows: List[dict] = []
     hashes: Dict[int, str] = {}
     skipped = {"not a photo": 0, "evaluation only": 0, "too small": 0, "duplicate": 0}
-    try:
+
+    def fill(tmp: Path) -> None:
         for key in sorted(found):
             c = found[key]
             if key in NOT_PHOTOS:
@@ -312,17 +314,9 @@ def build(out: Path, cache: Path, max_side: int = 1024, min_side: int = 384, log
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-        if out.exists():
-            old = out.with_name(out.name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    # The library's one atomic folder write: the previous corpus stays until the new one is whole.
+    write_dir_atomically(out, fill, lambda: None)
     train = sum(r["split"] == "train" for r in rows)
     log(f"{out}: {train} training photos, {len(rows) - train} held out, from "
         f"{len({r['source'] for r in rows})} packages; left out: {skipped}")

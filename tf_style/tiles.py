@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict, List, Mapping, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Mapping, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -99,6 +99,24 @@ def tile_cores(height: int, width: int, tile: int, overlap: int) -> List[Box]:
     return [(r0, c0, r1, c1) for (r0, r1) in rows for (c0, c1) in cols]
 
 
+def _core_rows(maps: Mapping[str, tf.Tensor], name: str, core: Box, tile_hw: Tuple[int, int]) -> tf.Tensor:
+    """Layer ``name``'s feature vectors at the positions of ``core`` (a box inside the tile of
+    ``tile_hw`` pixels), as ``[n, C]`` float32."""
+    f = tf.cast(maps[name], tf.float32)
+    y0, x0, y1, x1 = _core_in_grid(core, tile_hw, (int(f.shape[1]), int(f.shape[2])))
+    return tf.reshape(f[0, y0:y1, x0:x1], [-1, f.shape[-1]])
+
+
+def _tile_maps(features: Callable[[tf.Tensor], Mapping[str, tf.Tensor]], image: np.ndarray, tile: int,
+               overlap: int) -> Iterator[Tuple[Mapping[str, tf.Tensor], Box, Tuple[int, int]]]:
+    """For each tile of ``image`` (HxWx3): its feature maps, its core inside it and its size."""
+    h, w = image.shape[:2]
+    for (top, left, bottom, right), (ct, cl, cb, cr) in zip(tile_boxes(h, w, tile, overlap),
+                                                            tile_cores(h, w, tile, overlap)):
+        maps = features(tf.constant(image[None, top:bottom, left:right].astype(np.float32)))
+        yield maps, (ct - top, cl - left, cb - top, cr - left), (bottom - top, right - left)
+
+
 def core_moments(maps: Mapping[str, tf.Tensor], core: Box, tile_hw: Tuple[int, int],
                  layers: Sequence[str]) -> Dict[str, tf.Tensor]:
     """Per layer, the moment sums of the positions of ``core`` (a box inside the tile of
@@ -110,9 +128,7 @@ def core_moments(maps: Mapping[str, tf.Tensor], core: Box, tile_hw: Tuple[int, i
     """
     out = {}
     for name in layers:
-        f = tf.cast(maps[name], tf.float32)
-        y0, x0, y1, x1 = _core_in_grid(core, tile_hw, (int(f.shape[1]), int(f.shape[2])))
-        flat = tf.reshape(f[0, y0:y1, x0:x1], [-1, f.shape[-1]])
+        flat = _core_rows(maps, name, core, tile_hw)
         flat = tf.concat([flat, tf.ones_like(flat[:, :1])], axis=1)
         out[name] = tf.matmul(flat, flat, transpose_a=True)
     return out
@@ -139,13 +155,9 @@ def tiled_statistics(
     Equals the whole image's statistics up to what the cores' distance from the tile edges
     (``overlap / 2``) leaves of the backbone's receptive field.
     """
-    h, w = image.shape[:2]
-    boxes, cores = tile_boxes(h, w, tile, overlap), tile_cores(h, w, tile, overlap)
     sums: Dict[str, tf.Tensor] = {}
-    for (top, left, bottom, right), (ct, cl, cb, cr) in zip(boxes, cores):
-        maps = features(tf.constant(image[None, top:bottom, left:right].astype(np.float32)))
-        own = core_moments(maps, (ct - top, cl - left, cb - top, cr - left), (bottom - top, right - left), layers)
-        for name, m in own.items():
+    for maps, core, tile_hw in _tile_maps(features, image, tile, overlap):
+        for name, m in core_moments(maps, core, tile_hw, layers).items():
             sums[name] = sums[name] + m if name in sums else m
     return {name: moments_statistics(sums[name]) for name in layers}
 
@@ -162,16 +174,10 @@ def tiled_features(
     """The feature vectors of every core position of ``image``, per layer, as ``[1, N, 1, C]``
     (what the sliced loss sorts), at most ``limit`` positions per layer: a seeded uniform
     sample of them beyond that, which keeps the distribution and bounds the memory."""
-    h, w = image.shape[:2]
-    boxes, cores = tile_boxes(h, w, tile, overlap), tile_cores(h, w, tile, overlap)
     parts: Dict[str, List[tf.Tensor]] = {name: [] for name in layers}
-    for (top, left, bottom, right), (ct, cl, cb, cr) in zip(boxes, cores):
-        maps = features(tf.constant(image[None, top:bottom, left:right].astype(np.float32)))
+    for maps, core, tile_hw in _tile_maps(features, image, tile, overlap):
         for name in layers:
-            f = tf.cast(maps[name], tf.float32)
-            y0, x0, y1, x1 = _core_in_grid((ct - top, cl - left, cb - top, cr - left), (bottom - top, right - left),
-                                           (int(f.shape[1]), int(f.shape[2])))
-            parts[name].append(tf.reshape(f[0, y0:y1, x0:x1], [-1, f.shape[-1]]))
+            parts[name].append(_core_rows(maps, name, core, tile_hw))
     out = {}
     rng = np.random.default_rng(seed)
     for name in layers:

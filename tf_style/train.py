@@ -77,7 +77,7 @@ from tf_style.errors import (
     TfStyleError,
 )
 from tf_style.criterion import StyleTargets, build_criterion
-from tf_style.losses import PerceptualLoss, finite_terms, total_variation
+from tf_style.losses import PerceptualLoss, finite_terms
 from tf_style.progress import ProgressBar
 
 __all__ = [
@@ -870,14 +870,9 @@ class _StyleJob(_Job):
     def loss(self, context):
         images, content_targets, taught = context
         styled = self.model(images, training=True)
-        if self.perceptual:
-            total, terms = self.criterion(self.backbone(styled), styled, content_targets, self.style_grams)
-        else:
-            zero = tf.constant(0.0, tf.float32)
-            terms = {"content": zero, "style": zero,
-                     "tv": total_variation(styled) if self.criterion.tv_weight else zero}
-            total = self.criterion.weighted_total(terms)
-            terms = {"total": total, **terms}
+        # With both perceptual weights 0 the loss reads no features: no loss-network pass.
+        features = self.backbone(styled) if self.perceptual else {}
+        total, terms = self.criterion(features, styled, content_targets, self.style_grams)
         if taught is not None:
             teacher = tf.reduce_mean(tf.square((styled - taught) / 255.0))
             total = total + self.teacher_weight * teacher
