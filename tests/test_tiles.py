@@ -14,7 +14,8 @@ from tf_style import tiles as tl
 from tf_style.config import StylizeConfig
 from tf_style.errors import OptionError
 from tf_style.losses import gram_matrix
-from tf_style.transfer import Stylizer, _overlap
+from tf_style.tiles import tile_overlap as _overlap
+from tf_style.transfer import Stylizer
 
 LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1")
 
@@ -223,7 +224,6 @@ def test_tiled_and_whole_runs_reach_a_similar_loss(tiny):
 def test_tiles_lift_the_memory_refusal(monkeypatch):
     """With 8 GiB available an untiled 8192 px run is refused; with tiles the same run
     passes the memory check, which then sizes one 512 px tile, and starts its tiles."""
-    from tf_style import transfer
     from tf_style.errors import MemoryBudgetError
 
     class Started(Exception):
@@ -233,7 +233,7 @@ def test_tiles_lift_the_memory_refusal(monkeypatch):
         raise Started
 
     monkeypatch.setattr(system, "available_memory", lambda: 8 * 2**30)
-    monkeypatch.setattr(transfer.Stylizer, "_tiled_level", started)
+    monkeypatch.setattr(tl, "optimize_tiles", started)
     photo = np.zeros((300, 400, 3), np.uint8)
     untiled = Stylizer(_painting(), backbone="vgg16-hed", size=8192, tile=0)
     with pytest.raises(MemoryBudgetError, match=r"8192x6144 run .*--tile"):

@@ -27,15 +27,11 @@ from tf_style import image as im
 from tf_style import tiles as tl
 from tf_style.config import MIN_IMAGE_SIDE
 from tf_style.losses import PerceptualLoss
+from tf_style.tiles import tile_overlap  # also re-exported (its old home)
 
 __all__ = ["build_criterion", "StyleTargets", "tile_overlap"]
 
 Log = Callable[[str], None]
-
-
-def tile_overlap(tile: int) -> int:
-    """Pixels by which neighbouring tiles overlap: the blend zone."""
-    return max(8, tile // 8)
 
 
 def build_criterion(
@@ -133,7 +129,7 @@ class StyleTargets:
         tile when it is too large for one pass (the same statistics, or for sliced its features)."""
         loss = self.loss
         x = im.to_array(im.resize_long_side(image, side))
-        if not (self.tile and side > 2 * self.tile):
+        if not tl.needs_tiles(side, self.tile):
             return loss.style_statistics(self.backbone(tf.constant(x[None])))
         overlap = tile_overlap(self.tile)
         if loss.style_loss == "sliced":  # every position's features, sorted later

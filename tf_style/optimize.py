@@ -22,6 +22,7 @@ from typing import Callable, Dict, List, Mapping, Optional
 import numpy as np
 import tensorflow as tf
 
+from tf_style.config import OPTIMIZERS, check_choice
 from tf_style.losses import PerceptualLoss, finite_terms
 
 #: ``callback(done, terms, image)``: ``done`` counts loss evaluations in this run,
@@ -97,6 +98,12 @@ class ImageObjective:
     @property
     def trace_count(self) -> int:
         return int(self._step.experimental_get_tracing_count())
+
+    def terms_at(self, x: np.ndarray) -> Dict[str, float]:
+        """The loss terms of the HxWx3 picture ``x`` (as floats), e.g. of the picture a run returns."""
+        self.image.assign(np.asarray(x, np.float32).reshape(self.shape))
+        terms, _ = self.evaluate()
+        return {k: float(v) for k, v in terms.items()}
 
 
 def _floats(terms: Mapping[str, tf.Tensor]) -> Dict[str, float]:
@@ -294,3 +301,27 @@ def adam(
     except KeyboardInterrupt:
         interrupted = True
     return OptimizeOutcome(best["x"], history, len(history), interrupted)
+
+
+def run_optimizer(
+    optimizer: str,
+    objective: ImageObjective,
+    x0: np.ndarray,
+    iterations: int,
+    *,
+    learning_rate: float = 4.0,
+    callback: Optional[StepCallback] = None,
+) -> OptimizeOutcome:
+    """Minimize with the optimizer named ``optimizer`` (``config.OPTIMIZERS``): the one place
+    a pyramid level and a tile choose between :func:`lbfgs` and :func:`adam`.
+
+    ``learning_rate`` is Adam's (pixel units); L-BFGS-B needs none.
+
+    Example:
+        >>> out = run_optimizer("adam", objective, x0, 50, learning_rate=4.0)  # doctest: +SKIP
+        >>> out.evaluations  # doctest: +SKIP
+        50
+    """
+    if check_choice("optimizer", optimizer, OPTIMIZERS) == "lbfgs":
+        return lbfgs(objective, x0, iterations, callback=callback)
+    return adam(objective, x0, iterations, learning_rate=learning_rate, callback=callback)

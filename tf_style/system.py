@@ -1,7 +1,7 @@
 """What this machine offers the library: memory available now (no TensorFlow).
 
-One place for the checks that refuse a run too large for memory (``transfer``'s optimizer
-and ``one_pass``'s arbitrary networks both ask here), so tests can fake one machine.
+One place for the checks that refuse a run too large for memory (the optimizer's schedule,
+``pyramid``, and ``one_pass``'s arbitrary networks both ask here), so tests can fake one machine.
 
 Example:
     >>> from tf_style import system

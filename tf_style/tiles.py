@@ -1,4 +1,5 @@
-"""Tiles for pictures larger than memory allows: boxes, blend masks, whole-image Grams.
+"""Tiles for pictures larger than memory allows: boxes, blend masks, whole-image Grams, and
+the loop that optimizes one picture tile by tile (:func:`optimize_tiles`).
 
 A high-resolution level is optimized tile by tile (square tiles overlapping their
 neighbours), in raster order, each tile starting from the canvas as the tiles before it
@@ -11,23 +12,44 @@ pixels of a tile (where the backbone's zero padding distorts the features) never
 Example:
     >>> tile_boxes(100, 160, 64, 16)[:3]
     [(0, 0, 64, 64), (0, 48, 64, 112), (0, 96, 64, 160)]
+    >>> needs_tiles(1024, 512), needs_tiles(1025, 512), needs_tiles(4096, 0)
+    (False, True, False)
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict, Iterator, List, Mapping, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
-from tf_style.optimize import ImageObjective
+from tf_style.optimize import ImageObjective, OptimizeOutcome, run_optimizer
 
-__all__ = ["Box", "axis_starts", "tile_boxes", "blend_mask", "core_cuts", "tile_cores", "core_moments",
-           "moments_statistics", "tiled_statistics", "tiled_features", "tiled_grams", "TileObjective"]
+__all__ = ["Box", "tile_overlap", "needs_tiles", "axis_starts", "tile_boxes", "blend_mask", "core_cuts",
+           "tile_cores", "core_moments", "moments_statistics", "tiled_statistics", "tiled_features",
+           "tiled_grams", "TileObjective", "optimize_tiles"]
 
 #: (top, left, bottom, right), bottom/right exclusive.
 Box = Tuple[int, int, int, int]
+#: ``on_step(tile, tiles, done, terms)``: after each evaluation of tile ``tile`` (from 0) of
+#: ``tiles``; ``done`` counts the evaluations of the whole picture so far.
+TileStep = Callable[[int, int, int, Dict[str, float]], None]
+
+
+def tile_overlap(tile: int) -> int:
+    """Pixels by which neighbouring tiles overlap: the blend zone.
+
+    >>> tile_overlap(512), tile_overlap(64)
+    (64, 8)
+    """
+    return max(8, tile // 8)
+
+
+def needs_tiles(long_side: int, tile: int) -> bool:
+    """Whether a picture (the optimized one or a painting) of this long side is handled tile by
+    tile: tiles are on (``tile`` > 0) and it is more than two tiles long."""
+    return bool(tile) and long_side > 2 * tile
 
 
 def axis_starts(length: int, tile: int, overlap: int) -> List[int]:
@@ -107,14 +129,20 @@ def _core_rows(maps: Mapping[str, tf.Tensor], name: str, core: Box, tile_hw: Tup
     return tf.reshape(f[0, y0:y1, x0:x1], [-1, f.shape[-1]])
 
 
+def _own_core(box: Box, core: Box) -> Box:
+    """``core`` (a box of the picture inside ``box``) relative to ``box``."""
+    (top, left, _, _), (ct, cl, cb, cr) = box, core
+    return ct - top, cl - left, cb - top, cr - left
+
+
 def _tile_maps(features: Callable[[tf.Tensor], Mapping[str, tf.Tensor]], image: np.ndarray, tile: int,
                overlap: int) -> Iterator[Tuple[Mapping[str, tf.Tensor], Box, Tuple[int, int]]]:
     """For each tile of ``image`` (HxWx3): its feature maps, its core inside it and its size."""
     h, w = image.shape[:2]
-    for (top, left, bottom, right), (ct, cl, cb, cr) in zip(tile_boxes(h, w, tile, overlap),
-                                                            tile_cores(h, w, tile, overlap)):
+    for box, core in zip(tile_boxes(h, w, tile, overlap), tile_cores(h, w, tile, overlap)):
+        top, left, bottom, right = box
         maps = features(tf.constant(image[None, top:bottom, left:right].astype(np.float32)))
-        yield maps, (ct - top, cl - left, cb - top, cr - left), (bottom - top, right - left)
+        yield maps, _own_core(box, core), (bottom - top, right - left)
 
 
 def core_moments(maps: Mapping[str, tf.Tensor], core: Box, tile_hw: Tuple[int, int],
@@ -282,3 +310,102 @@ class TileObjective(ImageObjective):
             terms["total"] = loss.weighted_total(terms)
         grad = tape.gradient(terms["total"], self.image)
         return terms, grad
+
+    def whole_terms(self, tile_terms: Sequence[Mapping[str, float]]) -> Dict[str, float]:
+        """The whole picture's loss terms from each tile's final ones (raster order): content
+        and tv are the tiles' shares adding up; style is the whole picture's statistics at the
+        last tile (``sliced``: each tile's own distribution, the shares adding up)."""
+        final = {"content": sum(t["content"] for t in tile_terms), "tv": sum(t["tv"] for t in tile_terms),
+                 "style": tile_terms[-1]["style"] if self.whole_statistics
+                 else sum(t["style"] for t in tile_terms)}
+        final["total"] = float(self._loss.weighted_total(final))
+        return final
+
+
+def optimize_tiles(
+    x: np.ndarray,
+    content: np.ndarray,
+    objective_for: Callable[[np.ndarray], TileObjective],
+    *,
+    tile: int,
+    iterations: int,
+    optimizer: str = "lbfgs",
+    learning_rate: float = 4.0,
+    on_step: Optional[TileStep] = None,
+    on_tile: Optional[Callable[[np.ndarray], None]] = None,
+) -> Tuple[OptimizeOutcome, Dict[str, float]]:
+    """Optimize the picture ``x`` (HxWx3) tile by tile, ``iterations`` evaluations per tile:
+    block-coordinate descent on the whole picture's loss (see :class:`TileObjective`).
+
+    ``content`` is the photo at the picture's size (HxWx3). ``objective_for(crop)`` gives the
+    objective of a tile with the content targets of ``crop`` (``[1, h, w, 3]``) set; every tile
+    has one shape, so it can return one cached objective (one trace). ``on_step`` reports every
+    evaluation; ``on_tile(canvas)`` is called after each finished tile (to save the picture so
+    far). Ctrl-C ends the loop after the interrupted tile's best pixels are blended in.
+
+    Returns the outcome for the whole canvas and the picture's final loss terms as the tiles'
+    shares add up (:meth:`TileObjective.whole_terms`; empty when no tile finished).
+
+    Example:
+        >>> out, terms = optimize_tiles(x, content, objective_for, tile=512, iterations=100)  # doctest: +SKIP
+        >>> out.image.shape == x.shape  # doctest: +SKIP
+        True
+    """
+    h, w = x.shape[:2]
+    overlap = tile_overlap(tile)
+    boxes = tile_boxes(h, w, tile, overlap)
+    cores = tile_cores(h, w, tile, overlap)
+    own = [_own_core(box, core) for box, core in zip(boxes, cores)]
+
+    def crop(array: np.ndarray, k: int) -> np.ndarray:
+        top, left, bottom, right = boxes[k]
+        return array[top:bottom, left:right]
+
+    objective = objective_for(crop(content, 0)[None])
+    canvas = x.astype(np.float32).copy()
+
+    def sums_of(k):  # tile k's core moment sums ({} where the loss needs none: sliced)
+        return objective.core_sums(crop(canvas, k), own[k]) if objective.whole_statistics else {}
+
+    # The whole picture's moment sums, kept current as tiles change.
+    parts = [sums_of(k) for k in range(len(boxes))]
+    total_sums = {n: tf.add_n([p[n] for p in parts]) for n in parts[0]}
+
+    def refresh(k):  # earlier tiles' blend zones reach into this core
+        fresh = sums_of(k)
+        for n in fresh:
+            total_sums[n] += fresh[n] - parts[k][n]
+        parts[k] = fresh
+
+    history: List[Dict[str, float]] = []
+    finals: List[Dict[str, float]] = []
+    interrupted = False
+    for k, box in enumerate(boxes):
+        top, left, bottom, right = box
+        if k:  # tile 0's content targets were set when the objective was made
+            objective = objective_for(crop(content, k)[None])
+        refresh(k)
+        rest = {n: total_sums[n] - parts[k][n] for n in total_sums}
+        ct, cl, cb, cr = cores[k]
+        objective.set_tile(own[k], rest, share=(cb - ct) * (cr - cl) / (h * w))
+
+        def callback(done, terms, current, _base=len(history), _k=k):
+            if on_step is not None:
+                on_step(_k, len(boxes), _base + done, terms)
+
+        start = crop(canvas, k).copy()
+        outcome = run_optimizer(optimizer, objective, start, iterations, learning_rate=learning_rate,
+                                callback=callback)
+        history.extend(outcome.history)
+        mask = blend_mask(box, boxes)
+        canvas[top:bottom, left:right] = mask * outcome.image + (1.0 - mask) * start
+        refresh(k)
+        if outcome.interrupted:
+            interrupted = True
+            break
+        if outcome.history:  # the terms of the image it returned: the best evaluated
+            finals.append(min(outcome.history, key=lambda t: t["total"]))
+        if on_tile is not None:
+            on_tile(canvas)
+    final = objective.whole_terms(finals) if finals else {}
+    return OptimizeOutcome(canvas, history, len(history), interrupted), final
