@@ -34,6 +34,7 @@ from PIL import Image
 from tf_style import image as im
 from tf_style import networks
 from tf_style import runtime as rt
+from tf_style.config import check_apply_size, check_strength
 from tf_style.errors import ModelLoadError, OptionError, OutputError
 from tf_style.runtime import ARBITRARY_WORD, model_kind  # noqa: F401  (re-exported)
 
@@ -52,14 +53,6 @@ PathLike = Union[str, os.PathLike]
 Forward = Callable[[np.ndarray], np.ndarray]
 
 
-def _check_size(size: object) -> Optional[int]:
-    if size is None:
-        return None
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not networks.MIN_SIZE <= size <= 16384:
-        raise OptionError(f"size: expected an integer between {networks.MIN_SIZE} and 16384, got {size!r}")
-    return int(size)
-
-
 def _read_photo(image: im.ImageLike, size: Optional[int]) -> Tuple[Image.Image, np.ndarray]:
     """The photo, resized to a long side of ``size`` (None: as it is) and checked, and its array."""
     photo = im.read_image(image)
@@ -71,14 +64,9 @@ def _read_photo(image: im.ImageLike, size: Optional[int]) -> Tuple[Image.Image, 
 
 
 def _check_strength(strength: object) -> float:
-    if isinstance(strength, np.ndarray) and strength.ndim == 0:
+    if isinstance(strength, np.ndarray) and strength.ndim == 0:  # a 0-d array, e.g. from a sweep
         strength = strength.item()
-    if isinstance(strength, bool) or not isinstance(strength, (int, float, np.integer, np.floating)):
-        raise OptionError(f"strength: expected a number in [0, 1], got {strength!r}")
-    value = float(strength)
-    if not 0.0 <= value <= 1.0:
-        raise OptionError(f"strength: expected a number in [0, 1], got {strength!r}")
-    return value
+    return check_strength(strength)
 
 
 class FastStylizer:
@@ -122,7 +110,7 @@ class FastStylizer:
         """
         _check_no_style(style, self.source)
         strength = _check_strength(strength)
-        photo, arr = _read_photo(image, _check_size(size))
+        photo, arr = _read_photo(image, check_apply_size(size))
         fixed = getattr(self._forward, "input_size", None)
         if fixed is not None:  # a TFLite model converted for one size: resize there and back
             h, w = fixed
@@ -200,7 +188,7 @@ class ArbitraryStylizer:
             raise OptionError(f"style: {self.source} is an arbitrary-style model; give the painting "
                               f"(style=..., --style PAINTING)")
         strength = _check_strength(strength)
-        photo, arr = _read_photo(image, _check_size(size))
+        photo, arr = _read_photo(image, check_apply_size(size))
         vector = self.style_vector(style)
         if strength < 1.0:
             own = np.asarray(self.runner.style_vector(arr), np.float32)
@@ -299,7 +287,7 @@ def apply_files(
     """
     log = log or (lambda message: None)
     strength = _check_strength(strength)
-    size = _check_size(size)
+    size = check_apply_size(size)
     outputs = plan_outputs(inputs, out)
     if style is not None:
         im.read_image(style)  # a missing or broken painting fails before the model loads

@@ -100,6 +100,9 @@ MIN_SIZE = 32
 MIN_IMAGE_SIDE = 16
 #: Largest output long side accepted before the memory check even runs.
 MAX_SIZE = 8192
+#: Largest long side (px) a trained network's photo may be resized to (``apply``'s ``size``):
+#: one forward pass, no pyramid, so twice the optimizer's limit.
+MAX_APPLY_SIZE = 16384
 MIN_TILE = 64
 #: Output long side of ``tf-style stylize`` (both methods) when none is given.
 DEFAULT_SIZE = 512
@@ -159,6 +162,16 @@ def check_number(name: str, value: object, *, allow_zero: bool = True) -> float:
         need = ">= 0" if allow_zero else "> 0"
         raise OptionError(f"{name}: expected a finite number {need}, got {value!r}")
     return v
+
+
+def check_apply_size(value: object, name: str = "size") -> Optional[int]:
+    """``apply``'s ``size``: None (keep the photo's size) or the long side to resize a photo to
+    before a trained network runs, from :data:`MIN_IMAGE_SIDE` to :data:`MAX_APPLY_SIZE` px.
+
+    >>> check_apply_size(512), check_apply_size(None)
+    (512, None)
+    """
+    return None if value is None else check_int(name, value, minimum=MIN_IMAGE_SIDE, maximum=MAX_APPLY_SIZE)
 
 
 def check_backbone(value: object, name: str = "backbone") -> str:

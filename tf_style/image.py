@@ -24,6 +24,7 @@ from typing import Sequence, Union
 import numpy as np
 from PIL import Image, ImageOps
 
+from tf_style.config import check_int
 from tf_style.errors import ImageReadError, ImageSizeError, OptionError, OutputError, TfStyleError
 # The atomic writes live in tf_style.fsio; these names stay importable from here.
 from tf_style.fsio import atomic_file, atomic_path, write_error_reason  # noqa: F401
@@ -260,8 +261,7 @@ def read_image(source: ImageLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Im
     >>> read_image(np.zeros((4, 6, 3), np.uint8)).size
     (6, 4)
     """
-    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
-        raise OptionError(f"max_pixels must be a positive integer, got {max_pixels!r}")
+    max_pixels = check_int("max_pixels", max_pixels)
     if isinstance(source, np.ndarray):
         return _from_array(source, max_pixels)
     if isinstance(source, Image.Image):
@@ -301,19 +301,13 @@ def check_min_size(image: Image.Image, min_side: int, *, name: str) -> None:
         )
 
 
-def _positive_int(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise OptionError(f"{what} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def resize_long_side(image: Image.Image, long_side: int) -> Image.Image:
     """Resize (Lanczos) so the longer side is ``long_side`` px, keeping the aspect ratio.
 
     >>> resize_long_side(Image.new("RGB", (400, 100)), 200).size
     (200, 50)
     """
-    long_side = _positive_int(long_side, "long_side")
+    long_side = check_int("long_side", long_side)
     width, height = image.size
     if width >= height:
         size = (long_side, max(1, round(height * long_side / width)))
@@ -330,8 +324,8 @@ def resize_to(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     """
     if not isinstance(size, (tuple, list)) or len(size) != 2:
         raise OptionError(f"size must be a (width, height) pair, got {size!r}")
-    width = _positive_int(size[0], "size width")
-    height = _positive_int(size[1], "size height")
+    width = check_int("size width", size[0])
+    height = check_int("size height", size[1])
     if image.size == (width, height):
         return image.copy()
     return image.resize((width, height), Image.Resampling.LANCZOS)
