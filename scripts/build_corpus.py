@@ -172,8 +172,17 @@ def licence_of(path: str, paragraphs: List[Tuple[List[str], str, str]]) -> Tuple
 
 
 def _kde_metadata(file: Path) -> Optional[Tuple[str, str]]:
-    """(licence, authors) from a KDE wallpaper's ``metadata.json``, which names each
-    picture's photographer (the package's copyright file names only the packagers)."""
+    """(licence, authors) from KDE's per-picture metadata, which names each picture's
+    photographer (the package's copyright file names only the packagers): a wallpaper's
+    ``metadata.json``, or a palapeli puzzle's ``.desktop`` file beside the picture."""
+    desktop = file.with_suffix(".desktop")
+    if desktop.exists():
+        fields = dict(line.split("=", 1) for line in desktop.read_text(errors="replace").splitlines()
+                      if line.startswith("X-KDE-PluginInfo-") and "=" in line)
+        licence, author = fields.get("X-KDE-PluginInfo-License", ""), fields.get("X-KDE-PluginInfo-Author", "")
+        website = fields.get("X-KDE-PluginInfo-Website", "")
+        if licence or author:
+            return licence, author + (f" ({website})" if website else "")
     for folder in file.parents[:4]:
         meta = folder / "metadata.json"
         if meta.exists():

@@ -54,6 +54,23 @@ def test_licences_follow_the_last_matching_files_paragraph(corpus):
     assert corpus.licence_of("x.jpg", []) == ("", "")
 
 
+def test_kde_puzzle_and_wallpaper_metadata_name_the_photographer(corpus, tmp_path):
+    puzzle = tmp_path / "collection" / "lizard.jpg"
+    puzzle.parent.mkdir()
+    puzzle.write_bytes(b"")
+    puzzle.with_suffix(".desktop").write_text(
+        "[Desktop Entry]\nName=Lizard\nX-KDE-PluginInfo-Author=B. Example and others\n"
+        "X-KDE-PluginInfo-Website=http://example.org/lizard\nX-KDE-PluginInfo-License=GNU-FDL\n")
+    assert corpus._kde_metadata(puzzle) == ("GNU-FDL", "B. Example and others (http://example.org/lizard)")
+    wallpaper = tmp_path / "Path" / "contents" / "images" / "1x1.jpg"
+    wallpaper.parent.mkdir(parents=True)
+    wallpaper.write_bytes(b"")
+    (tmp_path / "Path" / "metadata.json").write_text(
+        '{"KPlugin": {"Authors": [{"Name": "Ann"}], "License": "CC-BY-SA-4.0"}}')
+    assert corpus._kde_metadata(wallpaper) == ("CC-BY-SA-4.0", "Ann")
+    assert corpus._kde_metadata(tmp_path / "plain.jpg") is None
+
+
 def test_one_key_per_picture_and_near_duplicates_share_a_hash(corpus):
     assert corpus._group_key("sway-backgrounds", "usr/a/Sway_Blue_1920x1080.png") == \
         corpus._group_key("sway-backgrounds", "usr/a/Sway_Blue_768x1024_Portrait.png")
