@@ -23,8 +23,12 @@ from PIL import Image
 
 from tf_style import backbones as bb
 from tf_style import cli
+from tf_style import image as im
 from tf_style.apply import load_stylizer
+from tf_style.config import StylizeConfig
+from tf_style.criterion import StyleTargets
 from tf_style.errors import DataError, OptionError, OutputError
+from tf_style.losses import gram_matrix
 from tf_style.train import TrainConfig, make_dataset, scan_data, train
 
 TINY = dict(
@@ -49,6 +53,13 @@ def _photo(h, w, seed):
 def _painting(size=32):
     stripes = (np.sin(np.arange(size) / 1.5)[None, :, None] * 120 + 128) * np.array([1.0, 0.3, 0.6])
     return np.broadcast_to(stripes, (size, size, 3)).astype(np.uint8)
+
+
+def _painting2(size=32):
+    """Another painting: diagonal bands in other colours (other Grams than ``_painting``)."""
+    yy, xx = np.mgrid[0:size, 0:size]
+    bands = (np.cos((xx + yy) / 2.5)[..., None] * 100 + 130) * np.array([0.4, 0.9, 0.5])
+    return bands.clip(0, 255).astype(np.uint8)
 
 
 def _data(folder: Path, n=5, sizes=((24, 30), (20, 20), (32, 28), (16, 40), (30, 30))) -> Path:
@@ -103,6 +114,34 @@ def test_config_defaults_and_cli_help_agree():
     assert f"default {d.architecture}" in helps["architecture"]
     assert f"default {d.backbone}" in helps["backbone"]
     assert f"{d.pooling} (default)" in helps["pooling"] and f"{d.dtype} (default)" in helps["dtype"]
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(style_layer_weights=(1.0, 2.0)), "style_layer_weights: expected 5 values (one per style layer), got 2: 1,2"),
+        (dict(style_layer_weights="1,x,1,1,1"), "style_layer_weights: expected a number, got 'x'"),
+        (dict(style_layer_weights=(1, -1, 1, 1, 1)), "style_layer_weights: expected a finite number >= 0, got -1"),
+        (dict(style_blend=(0, 0)), "style_blend: the weights must not all be 0, got 0,0"),
+        (dict(style_blend="1,nan"), "style_blend: expected a finite number >= 0, got 'nan'"),
+        (dict(style_blend=""), "style_blend: expected comma-separated numbers, got ''"),
+        (dict(architecture="arbitrary", style_blend=(1, 1)),
+         "style_blend: architecture 'arbitrary' trains on one painting per example (blend paintings when "
+         "stylizing), got 1,1"),
+    ],
+)
+def test_style_layer_weights_and_blend_are_checked_as_the_optimizer_checks_them(options, message):
+    with pytest.raises(OptionError) as info:
+        TrainConfig(**options)
+    assert str(info.value) == message
+    if "architecture" not in options:  # one validator in config: the optimizer's message is the same
+        with pytest.raises(OptionError) as same:
+            StylizeConfig(**options)
+        assert str(same.value) == message
+    good = TrainConfig(style_layer_weights="0,1,0,0,2", style_blend=[3, 1])
+    assert good.style_layer_weights == (0.0, 1.0, 0.0, 0.0, 2.0) and good.style_blend == (3.0, 1.0)
+    assert good.blend_weights(2) == (0.75, 0.25) and TrainConfig.from_dict(good.to_dict()) == good
+    assert json.loads(json.dumps(good.to_dict()))["style_blend"] == [3.0, 1.0]
 
 
 # --------------------------------------------------------------------------- data
@@ -236,6 +275,67 @@ def test_training_loads_its_loss_network_with_the_pooling_and_dtype_asked_for(ti
         TrainConfig(dtype="float16")
 
 
+def test_style_layer_weights_reach_the_loss(tmp_path, tiny, data):
+    """Weight 0 on every style layer but one (weight 2 there): the style term is twice that
+    layer's own, as a run whose only style layer it is measures it (same seed, same data)."""
+    weighted = train(_painting(), data, tmp_path / "weighted", backbone=tiny, steps=1,
+                     style_layer_weights=(0, 2, 0), **TINY)
+    single = train(_painting(), data, tmp_path / "single", backbone=tiny, steps=1,
+                   **{**TINY, "style_layers": ("block2_conv1",)})
+    w, s = weighted.history[0], single.history[0]
+    assert w["style"] > 0 and w["style"] == pytest.approx(2 * s["style"], rel=1e-5)
+    assert w["content"] == pytest.approx(s["content"], rel=1e-6)
+    saved = json.loads((tmp_path / "weighted" / "run.json").read_text())
+    assert saved["config"]["style_layer_weights"] == [0, 2, 0]
+    assert weighted.to_dict()["style_layer_weights"] == [0, 2, 0]
+
+
+class _Built(Exception):
+    """Raised by a patched ``StyleTargets.at`` to stop a run once its targets are built."""
+
+
+def test_blended_paintings_give_the_blended_targets(tmp_path, tiny, data, monkeypatch):
+    """Two paintings blended 1:3 give training the 1:3 mean of their Grams (computed here from
+    the tiny backbone); blend (0, 1) trains exactly as the second painting alone."""
+    at = StyleTargets.at
+
+    def built(self, side):
+        raise _Built(side, at(self, side))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(StyleTargets, "at", built)
+        with pytest.raises(_Built) as info:
+            train([_painting(), _painting2()], data, tmp_path / "mixed", backbone=tiny, style_blend=(1, 3), **TINY)
+    side, targets = info.value.args
+    assert side == TINY["size"]
+    expected = [{k: gram_matrix(v) for k, v in tiny(tf.constant(im.to_array(im.resize_long_side(
+        im.read_image(p), side))[None])).items()} for p in (_painting(), _painting2())]
+    for layer in TINY["style_layers"]:
+        assert not np.allclose(expected[0][layer], expected[1][layer], rtol=0.05)  # two styles, not one
+        np.testing.assert_allclose(targets[layer], 0.25 * expected[0][layer] + 0.75 * expected[1][layer],
+                                   rtol=1e-5, atol=1e-6)
+
+    second = train([_painting(), _painting2()], data, tmp_path / "second", backbone=tiny, steps=1,
+                   style_blend=(0, 1), **TINY)
+    alone = train(_painting2(), data, tmp_path / "alone", backbone=tiny, steps=1, **TINY)
+    assert second.history[0] == pytest.approx(alone.history[0], rel=1e-6)
+    saved = json.loads((tmp_path / "second" / "run.json").read_text())
+    assert saved["style"] == ["<ndarray>", "<ndarray>"] and saved["config"]["style_blend"] == [0, 1]
+    assert second.to_dict()["style_blend"] == [0, 1]
+    with pytest.raises(OptionError, match=r"^style_blend: expected 2 weights \(one per style image\), got 3"):
+        train([_painting(), _painting2()], data, tmp_path / "bad", backbone=tiny, style_blend=(1, 2, 3), **TINY)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_resume_refuses_another_blend_or_layer_weights(tiny_run, tiny, data):
+    out, _ = tiny_run  # trained with neither: equal layers, one painting
+    with pytest.raises(OptionError, match=r"^style_layer_weights: the run in .* was trained with "
+                                          r"style_layer_weights None; resuming needs the same, got \(1\.0, 0\.0, 0\.0\)"):
+        train(_painting(), data, out, backbone=tiny, resume=True, style_layer_weights=(1, 0, 0))
+    with pytest.raises(OptionError, match=r"^style_blend: the run in .* was trained with style_blend None"):
+        train([_painting(), _painting2()], data, out, backbone=tiny, resume=True, style_blend=(1, 1))
+
+
 def test_existing_run_needs_resume(tiny_run, tiny, data, capsys):
     out, _ = tiny_run
     with pytest.raises(OutputError, match="--resume"):
@@ -295,6 +395,68 @@ def test_cli_bad_option_names_the_flag(tmp_path, capsys, data):
                    "--lr", "-1"])
     err = capsys.readouterr().err
     assert rc == 2 and "--learning-rate: expected a finite number > 0, got -1.0" in err
+
+
+@pytest.fixture
+def tiny_cli(monkeypatch, tiny):
+    """``tf-style train --backbone vgg16-hed`` gets the tiny backbone (a CLI run in seconds)."""
+    monkeypatch.setattr(bb, "resolve_name", lambda name, log=None: name)
+    monkeypatch.setattr(bb, "load_backbone", lambda arch, layers, log=None, **kw: tiny)
+
+
+def _two_styles(tmp_path):
+    paths = [tmp_path / "a.png", tmp_path / "b.png"]
+    for path, pixels in zip(paths, (_painting(), _painting2())):
+        Image.fromarray(pixels).save(path)
+    return [str(p) for p in paths]
+
+
+def test_cli_trains_a_blend_of_two_styles_and_resumes_with_it(tmp_path, capsys, data, tiny_cli):
+    styles, run = _two_styles(tmp_path), tmp_path / "run"
+    common = ["train", "--data", str(data), "--out", str(run), "--backbone", "vgg16-hed", "--size", "16",
+              "--batch", "2", "--architecture", "mobile", "--width", "0.25", "--content-layers", "block2_conv1",
+              "--style-layers", "block1_conv1,block2_conv1,block3_conv1", "--sample-every", "0", "--json", "--quiet"]
+    rc = cli.main([*common, "--style", *styles, "--style-blend", "3,1", "--style-layer-weights", "1,0,1",
+                   "--steps", "2"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    result = json.loads(captured.out)
+    assert result["step"] == 2 and result["style_blend"] == [3, 1] and result["style_layer_weights"] == [1, 0, 1]
+    saved = json.loads((run / "run.json").read_text())
+    assert saved["style"] == styles and saved["config"]["style_blend"] == [3, 1]
+    # Resumed without them, the saved options stay; another blend is refused (one line, exit 2).
+    rc = cli.main(["train", "--style", styles[0], "--style", styles[1], "--data", str(data), "--out", str(run),
+                   "--resume", "--steps", "3", "--json", "--quiet"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    resumed = json.loads(captured.out)
+    assert (resumed["start_step"], resumed["step"], resumed["style_blend"]) == (2, 3, [3, 1])
+    rc = cli.main(["train", "--style", *styles, "--data", str(data), "--out", str(run), "--resume",
+                   "--style-blend", "1,1", "--steps", "4", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1, err
+    assert "--style-blend: the run in" in err and "trained with style_blend (3.0, 1.0)" in err and "(1.0, 1.0)" in err
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--style-blend", "1,2,3"], "--style-blend: expected 2 weights (one per style image), got 3"),
+        (["--style-blend", "0,0"], "--style-blend: the weights must not all be 0, got 0,0"),
+        (["--style-blend", "1,x"], "--style-blend: expected a number, got 'x'"),
+        (["--style-layer-weights", "1,1"], "--style-layer-weights: expected 5 values (one per style layer), got 2: 1,1"),
+    ],
+)
+def test_cli_bad_blend_or_layer_weights_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, data, tiny_cli,
+                                                                               extra, message):
+    # A tiny run if the value were taken: the test then fails at once instead of training for long.
+    rc = cli.main(["train", "--style", *_two_styles(tmp_path), "--data", str(data), "--out", str(tmp_path / "run"),
+                   "--backbone", "vgg16-hed", "--size", "16", "--batch", "2", "--architecture", "mobile",
+                   "--width", "0.25", "--content-layers", "block2_conv1", "--steps", "1", "--sample-every", "0",
+                   "--quiet", *extra])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and err.startswith("tf-style: error: ") and message in err, err
+    assert not (tmp_path / "run").exists()
 
 
 # --------------------------------------------------------------------------- subprocesses
@@ -487,3 +649,15 @@ def test_arbitrary_teacher_adds_its_term_to_the_perceptual_loss(tmp_path, tiny, 
                 + r.config.tv_weight * terms["tv"] + r.config.teacher_weight * terms["teacher"])
     assert terms["total"] == pytest.approx(expected, rel=1e-4)
     assert "distilled from arbitrary" in json.dumps(r.to_dict()) or r.config.teacher == "arbitrary"
+
+
+@pytest.mark.slow  # loads the shipped arbitrary-style networks
+def test_arbitrary_teacher_of_a_blend_uses_the_blended_vector():
+    from tf_style.train import load_teacher
+
+    photos = tf.constant(np.stack([_photo(24, 24, s) for s in range(2)]).astype(np.float32))
+    blended = load_teacher("arbitrary", [_painting(64), _painting2(64)], lambda m: None, blend=(0, 1))(photos)
+    alone = load_teacher("arbitrary", _painting2(64), lambda m: None)(photos)
+    other = load_teacher("arbitrary", [_painting(64), _painting2(64)], lambda m: None, blend=(1, 1))(photos)
+    np.testing.assert_allclose(blended, alone, atol=1e-3)
+    assert np.abs(np.asarray(other) - np.asarray(alone)).mean() > 1.0

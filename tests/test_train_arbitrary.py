@@ -132,8 +132,12 @@ def _cli(tmp_path, data, *args):
          "--width: means nothing with --architecture arbitrary"),
         (lambda t, p: ["--style", str(p), "--architecture", "arbitrary", "--predictor-size", "8"],
          "--predictor-size: expected an integer between 32 and 4096, got 8"),
+        # Several style images are blended for a per-style network (test_train.py); the arbitrary
+        # networks pair each photo with one painting, so a blend is refused for them.
         (lambda t, p: ["--style", str(p / "painting0.png"), "--style", str(p / "painting1.png"),
-                       "--architecture", "mobile"], "--style: architecture 'mobile' learns one style image, got 2"),
+                       "--architecture", "arbitrary", "--style-blend", "1,1"],
+         "--style-blend: architecture 'arbitrary' trains on one painting per example (blend paintings when "
+         "stylizing), got 1,1"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, data, paintings, make_args, message):

@@ -75,6 +75,32 @@ _OPTIMIZER_FIELDS = (
     "iterations", "pyramid", "optimizer", "learning_rate", "content_weight", "style_weight", "tv_weight",
     "init", "backbone", "weights", "pooling", "seed", "tile", "tile_iterations", "dtype", "style_loss",
 )
+#: Comma-separated number lists of stylize and train, (dest, flag): argparse keeps the text and
+#: :func:`tf_style.config.parse_float_list` reads it, so a bad value is one line naming the flag.
+_FLOAT_LISTS = (("style_layer_weights", "--style-layer-weights"), ("style_blend", "--style-blend"))
+
+
+def _add_style_weights(p, defaults, *, layer_tag: str = "", blend_help: str) -> None:
+    """``--style-layer-weights`` and ``--style-blend``, their defaults shown from the config
+    instance ``defaults`` (StylizeConfig or TrainConfig); :func:`_float_lists` reads them."""
+    def shown(value) -> str:
+        return "equal" if value is None else ",".join(f"{v:g}" for v in value)
+
+    p.add_argument("--style-layer-weights", default=None, metavar="W1,W2,...",
+                   help=f"{layer_tag}one weight per style layer, in --style-layers order "
+                        f"(default {shown(defaults.style_layer_weights)})")
+    p.add_argument("--style-blend", default=None, metavar="W1,W2,...",
+                   help=f"weights of several styles (normalized; default {shown(defaults.style_blend)}). {blend_help}")
+
+
+def _float_lists(args: argparse.Namespace) -> Dict[str, object]:
+    """The given :data:`_FLOAT_LISTS` options as tuples of floats (an empty text is left out)."""
+    from tf_style.config import parse_float_list
+
+    return {dest: parse_float_list(flag, getattr(args, dest)) for dest, flag in _FLOAT_LISTS
+            if getattr(args, dest, None)}
+
+
 def _add_style_loss(p, default: Optional[str], shown: str, *, gatys: bool = False) -> None:
     """``--style-loss`` with argparse default ``default`` (None: the config decides), help saying ``shown``."""
     from tf_style.config import STYLE_LOSSES
@@ -145,10 +171,8 @@ def _add_stylize(sub) -> None:
                    help=f"[gatys] default {_layers(D.content_layers)} (aliases conv4_2/relu4_2 work)")
     p.add_argument("--style-layers", type=_names, default=None, metavar="L1,L2,...",
                    help=f"[gatys] default {_layers(D.style_layers)}")
-    p.add_argument("--style-layer-weights", default=None, metavar="W1,W2,...", help="[gatys]")
-    p.add_argument("--style-blend", default=None, metavar="W1,W2,...",
-                   help="weights of several styles (normalized; default equal). gatys blends their Gram "
-                        "targets, arbitrary their style vectors")
+    _add_style_weights(p, D, layer_tag="[gatys] ",
+                       blend_help="gatys blends their Gram targets, arbitrary their style vectors")
     p.add_argument("--style-scale", type=_float, default=D.style_scale,
                    help="the style image's size as the network sees it: gatys, relative to the output (> 1 = "
                         f"bigger strokes); arbitrary, relative to the predictor's {ARBITRARY_STYLE_SIZE} px shorter "
@@ -195,7 +219,7 @@ def _cmd_stylize(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         return _cmd_stylize_arbitrary(args, log)
     _refuse_options(args, _ARBITRARY_ONLY, "gatys", "arbitrary")
     from tf_style import image as im
-    from tf_style.config import INIT_KINDS, StylizeConfig, parse_float_list
+    from tf_style.config import INIT_KINDS, StylizeConfig
 
     options: Dict[str, object] = dict(
         size=args.size, style_scale=args.style_scale, preserve_color=args.preserve_color,
@@ -205,10 +229,7 @@ def _cmd_stylize(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         options["content_layers"] = tuple(args.content_layers)
     if args.style_layers:
         options["style_layers"] = tuple(args.style_layers)
-    if args.style_layer_weights:
-        options["style_layer_weights"] = parse_float_list("--style-layer-weights", args.style_layer_weights)
-    if args.style_blend:
-        options["style_blend"] = parse_float_list("--style-blend", args.style_blend)
+    options.update(_float_lists(args))
     config = StylizeConfig(**options)  # type: ignore[arg-type]
     save_every = 0 if args.save_every is None else args.save_every
     if save_every < 0:
@@ -277,7 +298,7 @@ def _cmd_stylize(args: argparse.Namespace, log: Callable[[str], None]) -> int:
 def _cmd_stylize_arbitrary(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     """One forward pass; a Ctrl-C before the atomic write leaves no file (exit 130 in main)."""
     from tf_style import one_pass
-    from tf_style.config import ArbitraryConfig, parse_float_list
+    from tf_style.config import ArbitraryConfig
 
     options: Dict[str, object] = dict(size=args.size, style_scale=args.style_scale,
                                       preserve_color=args.preserve_color)
@@ -285,8 +306,7 @@ def _cmd_stylize_arbitrary(args: argparse.Namespace, log: Callable[[str], None])
         options["strength"] = args.strength
     if args.dtype is not None:
         options["dtype"] = args.dtype
-    if args.style_blend:
-        options["style_blend"] = parse_float_list("--style-blend", args.style_blend)
+    options.update(_float_lists(args))  # --style-layer-weights was refused above
     config = ArbitraryConfig(**options)  # type: ignore[arg-type]
     # Options, output path and every input are checked before TensorFlow loads.
     job = one_pass.prepare(args.content, args.style, config, output=args.output)
@@ -354,9 +374,10 @@ def _add_train(sub) -> None:
         "given by --style (files or folders, repeatable). "
         "Options left out take their defaults, or with --resume the run's saved values.",
     )
-    p.add_argument("--style", required=True, action="append", metavar="STYLE",
-                   help="the style image; with --architecture arbitrary, painting files or folders "
-                   "(searched recursively; repeat --style for several)")
+    p.add_argument("--style", required=True, action="extend", nargs="+", metavar="STYLE",
+                   help="the style image, or several blended by --style-blend; with --architecture "
+                   "arbitrary, painting files or folders (searched recursively); several paths after "
+                   "one --style or --style repeated")
     p.add_argument("--data", required=True, metavar="DIR", help="folder of training photos (searched recursively)")
     p.add_argument("--out", required=True, metavar="RUN_DIR",
                    help="run folder: checkpoints, samples, logs and model.keras at the end")
@@ -372,6 +393,7 @@ def _add_train(sub) -> None:
                    help=f"default {_layers(T.content_layers)}")
     p.add_argument("--style-layers", type=_names, default=None, metavar="L1,L2,...",
                    help=f"default {_layers(T.style_layers)}")
+    _add_style_weights(p, T, blend_help=f"The network learns their blended targets; not for {ARBITRARY}")
     _add_style_loss(p, None, T.style_loss)
     p.add_argument("--style-size", type=_int, default=None,
                    help="long side of the style image for its targets (default: --size)")
@@ -425,19 +447,21 @@ def _cmd_train(args: argparse.Namespace, log: Callable[[str], None]) -> int:
 
         require_matplotlib("--plot")
         im.check_output_path(args.plot, inputs=list(args.style))
-    from tf_style.config import ARBITRARY
+    from tf_style.config import ARBITRARY, TrainConfig
 
     if args.architecture == ARBITRARY and args.width is not None:
         raise OptionError("width: means nothing with --architecture arbitrary (its networks have a fixed "
                           f"width); leave it out, got {args.width:g}")
-    _load_tensorflow()  # tf_style.train imports it; the data and options are checked right after
-    from tf_style.train import TrainConfig, train
-
     options = {k: getattr(args, k) for k in _TRAIN_OPTIONS if getattr(args, k) is not None}
     for k in ("content_layers", "style_layers"):
         if k in options:
             options[k] = tuple(options[k])
-    config = None if args.resume else TrainConfig(**options)  # on resume the saved run is the base
+    options.update(_float_lists(args))
+    # Checked before TensorFlow loads; on resume the saved run is the base (checked in train).
+    config = None if args.resume else TrainConfig(**options)
+    _load_tensorflow()  # tf_style.train imports it; the data and style images are checked right after
+    from tf_style.train import train
+
     style = args.style[0] if len(args.style) == 1 else list(args.style)
     result = train(
         style, args.data, args.out, config, resume=args.resume, log=log,

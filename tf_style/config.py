@@ -231,6 +231,16 @@ class _Options:
         object.__setattr__(self, name, value)
 
 
+class _Blended:
+    """``blend_weights`` of the configs that blend several style images (``style_blend``)."""
+
+    style_blend: Optional[Tuple[float, ...]]
+
+    def blend_weights(self, num_styles: int) -> Tuple[float, ...]:
+        """Normalized blend weights for ``num_styles`` style images."""
+        return normalize_blend(self.style_blend, num_styles)
+
+
 def parse_float_list(name: str, text: Union[str, Sequence[float]]) -> Tuple[float, ...]:
     """Parse ``"0.7,0.3"`` (or a sequence) into floats, naming ``name`` on error.
 
@@ -276,6 +286,46 @@ def normalize_blend(weights: Optional[Sequence[float]], count: int, *, name: str
     return tuple(v / total for v in w)
 
 
+def _listed(values: Sequence[float]) -> str:
+    """``1,0.5``: numbers as a user types them (messages)."""
+    return ",".join(f"{v:g}" for v in values)
+
+
+def check_style_blend(value: object, name: str = "style_blend") -> Optional[Tuple[float, ...]]:
+    """Blend weights of several style images (None: equal): numbers >= 0, not all 0; the
+    count is checked against the images by :func:`normalize_blend`. The one check of the
+    optimizer's, the arbitrary method's and training's ``style_blend``.
+
+    >>> check_style_blend("3,1")
+    (3.0, 1.0)
+    """
+    if value is None:
+        return None
+    weights = parse_float_list(name, value)  # type: ignore[arg-type]
+    if sum(weights) <= 0:
+        raise OptionError(f"{name}: the weights must not all be 0, got {_listed(weights)}")
+    return weights
+
+
+def check_style_layer_weights(value: object, style_layers: Sequence[str],
+                              name: str = "style_layer_weights") -> Optional[Tuple[float, ...]]:
+    """One weight (>= 0) per style layer (None: equal, ``1 / len(style_layers)`` each, as
+    :class:`~tf_style.losses.PerceptualLoss` takes them). The one check of the optimizer's and
+    training's ``style_layer_weights``.
+
+    >>> check_style_layer_weights("0,1", ("block1_conv1", "block2_conv1"))
+    (0.0, 1.0)
+    """
+    if value is None:
+        return None
+    weights = parse_float_list(name, value)  # type: ignore[arg-type]
+    if len(weights) != len(style_layers):
+        raise OptionError(
+            f"{name}: expected {len(style_layers)} values (one per style layer), got {len(weights)}: {_listed(weights)}"
+        )
+    return weights
+
+
 def check_strength(value: object, *, name: str = "strength") -> float:
     """A number in [0, 1], else :class:`OptionError` naming ``name`` and the value.
 
@@ -306,7 +356,7 @@ def check_dtype_option(value: object, name: str = "dtype") -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class StylizeConfig(_Options):
+class StylizeConfig(_Blended, _Options):
     """Options of one optimization-based (Gatys) style transfer.
 
     Weights follow Gatys et al.: ``content_weight`` is alpha, ``style_weight`` is beta.
@@ -386,19 +436,8 @@ class StylizeConfig(_Options):
             raise OptionError(f"style_scale: expected a number between 0.05 and 8, got {self.style_scale!r}")
         for name in ("content_layers", "style_layers"):
             self._set(name, check_layer_names(name, getattr(self, name)))
-        if self.style_layer_weights is not None:
-            w = parse_float_list("style_layer_weights", self.style_layer_weights)
-            if len(w) != len(self.style_layers):
-                raise OptionError(
-                    f"style_layer_weights: expected {len(self.style_layers)} values (one per style layer), "
-                    f"got {len(w)}: {self.style_layer_weights!r}"
-                )
-            self._set("style_layer_weights", w)
-        if self.style_blend is not None:
-            b = parse_float_list("style_blend", self.style_blend)
-            if sum(b) <= 0:
-                raise OptionError(f"style_blend: the weights must not all be 0, got {self.style_blend!r}")
-            self._set("style_blend", b)
+        self._set("style_layer_weights", check_style_layer_weights(self.style_layer_weights, self.style_layers))
+        self._set("style_blend", check_style_blend(self.style_blend))
         if not isinstance(self.init, (str, os.PathLike)) or not str(self.init):
             raise OptionError(f"init: expected content, style, noise or an image path, got {self.init!r}")
         check_backbone(self.backbone)
@@ -415,13 +454,9 @@ class StylizeConfig(_Options):
             return "strength: only used by method 'arbitrary', not by method 'gatys' (the optimizer)"
         return None
 
-    def blend_weights(self, num_styles: int) -> Tuple[float, ...]:
-        """Normalized blend weights for ``num_styles`` style images."""
-        return normalize_blend(self.style_blend, num_styles)
-
 
 @dataclasses.dataclass(frozen=True)
-class ArbitraryConfig(_Options):
+class ArbitraryConfig(_Blended, _Options):
     """Options of one forward pass of the arbitrary-style networks (``method="arbitrary"``).
 
     * ``size``: the output long side; the photo is resized (Lanczos) to it first, as for
@@ -465,11 +500,7 @@ class ArbitraryConfig(_Options):
             raise OptionError(f"style_scale: expected a number between {low:g} and {high:g} (the painting's "
                               f"shorter side {round(ARBITRARY_STYLE_SIZE * low)}-{round(ARBITRARY_STYLE_SIZE * high)} px), got {self.style_scale!r}")
         self._set("style_scale", scale)
-        if self.style_blend is not None:
-            b = parse_float_list("style_blend", self.style_blend)
-            if sum(b) <= 0:
-                raise OptionError(f"style_blend: the weights must not all be 0, got {','.join(f'{v:g}' for v in b)}")
-            self._set("style_blend", b)
+        self._set("style_blend", check_style_blend(self.style_blend))
         if not isinstance(self.preserve_color, bool):
             raise OptionError(f"preserve_color: expected True or False, got {self.preserve_color!r}")
 
@@ -479,23 +510,25 @@ class ArbitraryConfig(_Options):
             return f"{sorted(optimizer)[0]}: only used by method 'gatys' (the optimizer), not by method 'arbitrary'"
         return None
 
-    def blend_weights(self, num_styles: int) -> Tuple[float, ...]:
-        """Normalized blend weights for ``num_styles`` style images."""
-        return normalize_blend(self.style_blend, num_styles)
-
 
 #: Largest training crop, style image or predictor side (px).
 _MAX_TRAIN_SIDE = 4096
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig(_Options):
+class TrainConfig(_Blended, _Options):
     """Options of one fast-style-network training run (validated, frozen).
 
     ``architecture="arbitrary"`` fine-tunes the shipped arbitrary-style networks
     (docs/ARBITRARY.md, "Fine-tuning"): ``style_size`` is then the side of the square painting
     crops (default ``size``), ``predictor_size`` the side the style predictor sees them at,
     and ``train_predictor`` trains the predictor too; ``width`` stays 1.
+
+    The style term is the optimizer's: ``style_layer_weights`` weigh its layers and, for a
+    per-style network, several style images are blended with ``style_blend`` (the same
+    validators and :class:`tf_style.criterion.StyleTargets`). The paintings' size is
+    ``style_size`` in px: the crops have one size, so the optimizer's ``style_scale``
+    (relative to the output) would only be another way to say it.
 
     The loss weights apply to the normalized terms of :class:`~tf_style.losses.PerceptualLoss`
     (each divided by its target's energy). The default style weight (10) was tuned on
@@ -505,6 +538,8 @@ class TrainConfig(_Options):
     Example:
         >>> TrainConfig(architecture="mobile", steps=100).batch
         4
+        >>> TrainConfig(style_blend="3,1").blend_weights(2)
+        (0.75, 0.25)
     """
 
     size: int = 256
@@ -516,6 +551,11 @@ class TrainConfig(_Options):
     tv_weight: float = 1e-5
     content_layers: Tuple[str, ...] = DEFAULT_CONTENT_LAYERS
     style_layers: Tuple[str, ...] = DEFAULT_STYLE_LAYERS
+    #: One weight per style layer, as the optimizer's (None: ``1 / len(style_layers)`` each).
+    style_layer_weights: Optional[Tuple[float, ...]] = None
+    #: Weights of several style images, as the optimizer's (normalized; None: equal): the
+    #: network learns their blended targets. Not for ``arbitrary`` (one painting per example).
+    style_blend: Optional[Tuple[float, ...]] = None
     #: Long side the style image is resized to for its Gram targets (None: ``size``).
     style_size: Optional[int] = None
     architecture: str = "johnson"
@@ -566,6 +606,8 @@ class TrainConfig(_Options):
                               "teacher_weight > 0), got 0 and 0")
         for name in ("content_layers", "style_layers"):
             self._set(name, check_layer_names(name, getattr(self, name), split=True))
+        self._set("style_layer_weights", check_style_layer_weights(self.style_layer_weights, self.style_layers))
+        self._set("style_blend", check_style_blend(self.style_blend))
         if self.style_size is not None:
             self._set("style_size", check_int("style_size", self.style_size, minimum=MIN_IMAGE_SIDE,
                                               maximum=_MAX_TRAIN_SIDE))
@@ -599,6 +641,11 @@ class TrainConfig(_Options):
         check_pooling(self.pooling)
         check_dtype_option(self.dtype)
         check_style_loss(self.style_loss)
+        if arb and self.style_blend is not None:
+            # Each photo crop is paired with one painting crop, whose Grams are its targets; a
+            # blend of paintings is a stylize-time choice (stylize --method arbitrary --style-blend).
+            raise OptionError(f"style_blend: architecture {ARBITRARY!r} trains on one painting per example "
+                              f"(blend paintings when stylizing), got {_listed(self.style_blend)}")
         if arb and self.style_loss != "gram":
             # Each batch element has its own painting: the targets are per-example Grams.
             raise OptionError(f"style_loss: architecture {ARBITRARY!r} trains with 'gram' only, "
@@ -612,8 +659,9 @@ class TrainConfig(_Options):
     def to_dict(self) -> dict:
         """The fields as JSON-ready values (``run.json``); :meth:`from_dict` reads them back."""
         d = dataclasses.asdict(self)
-        d["content_layers"] = list(self.content_layers)
-        d["style_layers"] = list(self.style_layers)
+        for name in ("content_layers", "style_layers", "style_layer_weights", "style_blend"):
+            value = getattr(self, name)
+            d[name] = None if value is None else list(value)
         return d
 
     @classmethod

@@ -3,7 +3,10 @@
 A :class:`~tf_style.networks.StyleTransformer` learns one style: every step it
 stylizes a batch of random photo crops, and :class:`~tf_style.losses.PerceptualLoss`
 compares the result with the crops (content, through the backbone's features) and
-with the style image (style, through Gram matrices computed once).
+with the style image (style, through Gram matrices computed once). The criterion is the
+optimizer's (:mod:`tf_style.criterion`): several style images are blended with
+``style_blend`` by :class:`~tf_style.criterion.StyleTargets`, and ``style_layer_weights``
+weigh the style layers.
 
 A run lives in one folder (``RUN_DIR``)::
 
@@ -109,6 +112,11 @@ _TF_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP")
 MAX_DATA_PIXELS = 64_000_000
 _RUN_FILE = "run.json"
 _MODEL_FILE = "model.keras"
+#: Options a resumed run must keep: the checkpoint's variables depend on the first three; the
+#: blend and the layer weights decide which style the network learns (changing them mid-run
+#: would train towards another target under the same run). Left out on resume, they keep the
+#: saved values.
+_FIXED_ON_RESUME = ("architecture", "width", "train_predictor", "style_blend", "style_layer_weights")
 #: Side the style predictor sees a painting crop at: predict_style's default style_size
 #: (the size the shipped int8 graph was calibrated at), the same constant.
 PREDICTOR_SIZE = ARBITRARY_STYLE_SIZE
@@ -324,6 +332,7 @@ class TrainResult:
 
     def to_dict(self) -> dict:
         """A JSON-ready summary (what ``tf-style train --json`` prints)."""
+        options = self.config.to_dict()
         return {
             "run_dir": str(self.run_dir),
             "model": None if self.model_path is None else str(self.model_path),
@@ -333,6 +342,7 @@ class TrainResult:
             "size": self.config.size,
             "batch": self.config.batch,
             "style_loss": self.config.style_loss,
+            **{k: options[k] for k in ("style_layer_weights", "style_blend")},
             "start_step": self.start_step,
             "step": self.step,
             "steps": self.config.steps,
@@ -502,8 +512,10 @@ def train(
     and every step pairs each photo crop with a painting crop.
 
     Args:
-        style: the style image (path, PIL image or uint8 array); for ``arbitrary``, a path
-            or a list of paths (painting files or folders).
+        style: the style image (path, PIL image or uint8 array), or a list of them whose
+            targets are blended with ``style_blend`` (normalized; default equal), as the
+            optimizer blends them; for ``arbitrary``, a path or a list of paths (painting
+            files or folders).
         data_dir: folder of training photos (searched recursively, see :func:`scan_data`).
         out_dir: the run folder (created); see the module docstring for its layout.
         config: a :class:`TrainConfig`; ``options`` override its fields. On resume without
@@ -524,6 +536,8 @@ def train(
         >>> r = train("starry.jpg", "photos/", "runs/s", architecture="mobile", steps=4000)  # doctest: +SKIP
         >>> r.step, r.final_terms["style"]  # doctest: +SKIP
         (4000, 0.12)
+        >>> r = train(["starry.jpg", "scream.jpg"], "photos/", "runs/b", style_blend=(3, 1),
+        ...           style_layer_weights=(1, 1, 1, 0.5, 0.5), architecture="mobile")  # doctest: +SKIP
         >>> r = train(["paintings/"], "photos/", "runs/a", architecture="arbitrary",
         ...           steps=300, learning_rate=1e-4)  # doctest: +SKIP
     """
@@ -546,16 +560,14 @@ def train(
             log(f"style: skipping {path}: {why}")
         style_names: object = [_name(s) for s in ([style] if isinstance(style, (str, os.PathLike)) else style)]
     else:
-        if isinstance(style, (list, tuple)):
-            if len(style) != 1:
-                raise OptionError(
-                    f"style: architecture {cfg.architecture!r} learns one style image, got {len(style)} "
-                    f"(several paintings need architecture {ARBITRARY!r})"
-                )
-            style = style[0]
-        style_img = im.read_image(style)
-        im.check_min_size(style_img, networks.MIN_SIZE, name=_name(style))
-        style_names = _name(style)
+        styles = list(style) if isinstance(style, (list, tuple)) else [style]
+        if not styles:
+            raise OptionError("style: expected at least one style image, got none")
+        blend = cfg.blend_weights(len(styles))  # as the optimizer: several images, one blend
+        style_imgs = [im.read_image(s) for s in styles]
+        for source, img in zip(styles, style_imgs):
+            im.check_min_size(img, networks.MIN_SIZE, name=_name(source))
+        style_names = _name(styles[0]) if len(styles) == 1 else [_name(s) for s in styles]
     sample_img = _sample_image(scan, cfg.size, log)
     # For arbitrary, also makes sure one painting decodes fully (the stream cannot spin).
     painting_img = _sample_image(paintings, cfg.predictor_size, log) if arb else None
@@ -569,14 +581,14 @@ def train(
 
     teacher = None
     if cfg.teacher is not None and cfg.teacher_weight > 0:
-        teacher = load_teacher(cfg.teacher, im.to_array(style_img), log)
+        teacher = load_teacher(cfg.teacher, [im.to_array(img) for img in style_imgs], log, blend=blend)
 
     pinned = saved.get("backbone") if (latest is not None and saved) else None
     backbone, loss = _criterion(cfg, backbone, pinned, log)
     style_side = cfg.style_size or cfg.size
     style_grams = None
     if not arb:
-        style_grams = StyleTargets([style_img], (1.0,), backbone, loss).at(style_side)
+        style_grams = StyleTargets(style_imgs, blend, backbone, loss).at(style_side)
         if cfg.style_loss == "gram":
             style_grams = {k: tf.constant(v) for k, v in style_grams.items()}
 
@@ -739,7 +751,8 @@ def _run_config(out: Path, config: Optional[TrainConfig], options: Dict[str, obj
                 saved: Optional[dict], latest: Optional[str]) -> TrainConfig:
     """The run's configuration: ``config`` (or, on resume, the saved one) with ``options``.
 
-    A resumed run must keep what its checkpoint's variables depend on.
+    A resumed run must keep :data:`_FIXED_ON_RESUME`: what its checkpoint's variables depend
+    on, and which style the network is learning.
     """
     saved_config: Optional[TrainConfig] = None
     if saved is not None and isinstance(saved.get("config"), dict):
@@ -750,7 +763,7 @@ def _run_config(out: Path, config: Optional[TrainConfig], options: Dict[str, obj
     base = config if config is not None else (saved_config or TrainConfig())
     cfg = base.with_options(**options) if options else base
     if latest is not None and saved_config is not None:
-        for field in ("architecture", "width", "train_predictor"):
+        for field in _FIXED_ON_RESUME:
             if getattr(cfg, field) != getattr(saved_config, field):
                 raise OptionError(
                     f"{field}: the run in {out} was trained with {field} "
@@ -771,7 +784,8 @@ def _criterion(cfg: TrainConfig, backbone: Optional[bb.Backbone], pinned: Option
     return build_criterion(
         backbone=backbone, backbone_name=name, content_layers=cfg.content_layers, style_layers=cfg.style_layers,
         pooling=cfg.pooling, dtype=cfg.dtype, content_weight=cfg.content_weight, style_weight=cfg.style_weight,
-        tv_weight=cfg.tv_weight, style_loss=cfg.style_loss, seed=cfg.seed, log=log,
+        tv_weight=cfg.tv_weight, style_layer_weights=cfg.style_layer_weights, style_loss=cfg.style_loss,
+        seed=cfg.seed, log=log,
     )
 
 
@@ -804,21 +818,27 @@ class _Job:
         raise NotImplementedError
 
 
-def load_teacher(teacher: str, style: np.ndarray, log: Log) -> Callable[[tf.Tensor], tf.Tensor]:
+def load_teacher(teacher: str, style: Union[np.ndarray, Sequence[np.ndarray]], log: Log, *,
+                 blend: Optional[Sequence[float]] = None) -> Callable[[tf.Tensor], tf.Tensor]:
     """The teacher of a distilled run (``TrainConfig.teacher``): photos ``[N, H, W, 3]`` in
     [0, 255] -> its pictures, same shape and range.
 
-    ``"arbitrary"``: the shipped arbitrary-style networks with ``style``'s vector (computed
-    once here, as ``stylize --method arbitrary`` does); else a trained per-style ``.keras``
-    network (safe mode).
+    ``"arbitrary"``: the shipped arbitrary-style networks with ``style``'s vector (one image,
+    or several whose vectors are averaged with ``blend``; computed once here, as ``stylize
+    --method arbitrary`` does); else a trained per-style ``.keras`` network (safe mode).
 
     Raises:
         ModelLoadError: the file is missing or not a per-style network.
     """
     if teacher == ARBITRARY:
         predictor, transformer = arbitrary.load_style_predictor(), arbitrary.load_style_transformer()
-        vector = tf.constant(arbitrary.predict_style(style, predictor=predictor))
-        log("teacher: the arbitrary-style networks with the style image's vector")
+        if isinstance(style, (list, tuple)) and len(style) > 1:
+            vector = tf.constant(arbitrary.style_vector(list(style), blend=blend, predictor=predictor), tf.float32)
+            log("teacher: the arbitrary-style networks with the style images' blended vector")
+        else:
+            one = style[0] if isinstance(style, (list, tuple)) else style
+            vector = tf.constant(arbitrary.predict_style(one, predictor=predictor))
+            log("teacher: the arbitrary-style networks with the style image's vector")
 
         def forward(images):
             vectors = tf.repeat(vector[None], tf.shape(images)[0], axis=0)
