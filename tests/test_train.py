@@ -15,6 +15,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Dict
 
 import numpy as np
 import pytest
@@ -93,7 +94,8 @@ def _weights(model):
     "field, value",
     [("size", 8), ("batch", 0), ("steps", 0), ("learning_rate", 0.0), ("style_weight", -1.0),
      ("tv_weight", float("nan")), ("architecture", "resnet"), ("width", 0), ("backbone", "vgg"),
-     ("checkpoint_every", 0), ("seed", -1), ("size", 2.5), ("content_layers", ())],
+     ("checkpoint_every", 0), ("seed", -1), ("size", 2.5), ("content_layers", ()),
+     ("final_learning_rate", 0.0), ("final_learning_rate", "fast")],
 )
 def test_config_errors_name_the_field_and_value(field, value):
     with pytest.raises(OptionError) as info:
@@ -142,6 +144,43 @@ def test_style_layer_weights_and_blend_are_checked_as_the_optimizer_checks_them(
     assert good.style_layer_weights == (0.0, 1.0, 0.0, 0.0, 2.0) and good.style_blend == (3.0, 1.0)
     assert good.blend_weights(2) == (0.75, 0.25) and TrainConfig.from_dict(good.to_dict()) == good
     assert json.loads(json.dumps(good.to_dict()))["style_blend"] == [3.0, 1.0]
+
+
+def test_learning_rate_falls_along_a_half_cosine():
+    cfg = TrainConfig(steps=10, learning_rate=1e-3, final_learning_rate=1e-5)
+    rates = [cfg.learning_rate_at(s) for s in range(11)]
+    assert rates[0] == 1e-3 and abs(rates[10] - 1e-5) < 1e-12
+    assert abs(rates[5] - (1e-5 + 0.5 * (1e-3 - 1e-5))) < 1e-12
+    assert all(a > b for a, b in zip(rates, rates[1:]))
+    assert cfg.learning_rate_at(25) == rates[10]  # past the end: stays at the final rate
+    assert TrainConfig(learning_rate=3e-4).learning_rate_at(123) == 3e-4  # None: constant
+
+
+def _logged(run: Path, tag: str) -> Dict[int, float]:
+    from tensorflow.python.summary.summary_iterator import summary_iterator
+
+    values = {}
+    for path in sorted((run / "logs").glob("events*")):
+        for event in summary_iterator(str(path)):
+            for v in event.summary.value:
+                if v.tag == tag:
+                    values[event.step] = float(tf.make_ndarray(v.tensor))
+    return values
+
+
+def test_the_optimizer_follows_the_schedule_also_after_resume(tmp_path, tiny, data):
+    out = tmp_path / "run"
+    opts = dict(TINY, learning_rate=1e-2, final_learning_rate=1e-4, steps=6)
+    train(_painting(), data, out, backbone=tiny, **{**opts, "steps": 3})
+    # Resumed with the whole run's length: the remaining steps continue on the 6-step curve.
+    train(_painting(), data, out, backbone=tiny, resume=True, **opts)
+    first, whole = TrainConfig(**{**opts, "steps": 3}), TrainConfig(**opts)
+    logged = _logged(out, "learning_rate")
+    assert sorted(logged) == [1, 2, 3, 4, 5, 6]
+    for step, rate in logged.items():  # the rate the optimizer used for step `step` (1-based)
+        cfg = first if step <= 3 else whole
+        assert abs(rate - cfg.learning_rate_at(step - 1)) < 1e-9, (step, rate)
+    assert logged[6] < logged[4] / 2
 
 
 # --------------------------------------------------------------------------- data
@@ -395,6 +434,11 @@ def test_cli_bad_option_names_the_flag(tmp_path, capsys, data):
                    "--lr", "-1"])
     err = capsys.readouterr().err
     assert rc == 2 and "--learning-rate: expected a finite number > 0, got -1.0" in err
+    rc = cli.main(["train", "--style", "s.png", "--data", str(data), "--out", str(tmp_path / "r"),
+                   "--final-lr", "0"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "--final-learning-rate: expected a finite number > 0, got 0.0" in err
+    assert not (tmp_path / "r").exists()
 
 
 @pytest.fixture

@@ -386,6 +386,9 @@ def _add_train(sub) -> None:
     p.add_argument("--steps", type=_int, default=None, help=f"total training steps (default {T.steps})")
     p.add_argument("--lr", "--learning-rate", dest="learning_rate", type=_float, default=None,
                    help=f"Adam learning rate (default {T.learning_rate:g})")
+    p.add_argument("--final-lr", "--final-learning-rate", dest="final_learning_rate", type=_float, default=None,
+                   metavar="LR", help="let the learning rate fall along a half cosine to LR at the last step "
+                   "(default: constant)")
     p.add_argument("--content-weight", type=_float, default=None, metavar="W", help=f"(default {T.content_weight:g})")
     p.add_argument("--style-weight", type=_float, default=None, metavar="W", help=f"(default {T.style_weight:g})")
     p.add_argument("--tv-weight", type=_float, default=None, metavar="W", help=f"(default {T.tv_weight:g})")
@@ -433,7 +436,7 @@ def _add_train(sub) -> None:
 
 
 _TRAIN_OPTIONS = (
-    "size", "batch", "steps", "learning_rate", "content_weight", "style_weight", "tv_weight",
+    "size", "batch", "steps", "learning_rate", "final_learning_rate", "content_weight", "style_weight", "tv_weight",
     "content_layers", "style_layers", "style_loss", "style_size", "architecture", "width", "train_predictor",
     "predictor_size", "teacher", "teacher_weight", "backbone", "pooling", "dtype", "checkpoint_every",
     "sample_every", "log_every", "seed",

@@ -546,6 +546,10 @@ class TrainConfig(_Blended, _Options):
     batch: int = 4
     steps: int = 20000
     learning_rate: float = 1e-3
+    #: Adam's learning rate falls from ``learning_rate`` at step 0 to this at ``steps`` along
+    #: a half cosine (None: constant). A function of the step alone, so an interrupted run
+    #: resumes on the same curve; a resumed run given a new ``steps`` stretches it.
+    final_learning_rate: Optional[float] = None
     content_weight: float = 1.0
     style_weight: float = 10.0
     tv_weight: float = 1e-5
@@ -585,11 +589,27 @@ class TrainConfig(_Blended, _Options):
     keep_checkpoints: int = 3
     seed: int = 0
 
+    def learning_rate_at(self, step: int) -> float:
+        """Adam's learning rate for training step ``step`` (0-based) of this run.
+
+        >>> cfg = TrainConfig(steps=100, learning_rate=1e-3, final_learning_rate=1e-4)
+        >>> cfg.learning_rate_at(0), round(cfg.learning_rate_at(50), 6), cfg.learning_rate_at(100)
+        (0.001, 0.00055, 0.0001)
+        """
+        if self.final_learning_rate is None:
+            return self.learning_rate
+        t = min(max(step / self.steps, 0.0), 1.0)
+        cosine = 0.5 * (1.0 + math.cos(math.pi * t))
+        return self.final_learning_rate + (self.learning_rate - self.final_learning_rate) * cosine
+
     def __post_init__(self) -> None:
         self._set("size", check_int("size", self.size, minimum=MIN_IMAGE_SIDE, maximum=_MAX_TRAIN_SIDE))
         self._set("batch", check_int("batch", self.batch, maximum=1024))
         self._set("steps", check_int("steps", self.steps))
         self._set("learning_rate", check_number("learning_rate", self.learning_rate, allow_zero=False))
+        if self.final_learning_rate is not None:
+            self._set("final_learning_rate",
+                      check_number("final_learning_rate", self.final_learning_rate, allow_zero=False))
         for name in ("content_weight", "style_weight", "tv_weight", "teacher_weight"):
             self._set(name, check_number(name, getattr(self, name)))
         if self.teacher is not None:

@@ -621,7 +621,7 @@ def train(
         log(f"resuming from step {int(step_var.numpy())} ({latest})")
     elif resume:
         log(f"no checkpoint in {out / 'checkpoints'}; starting a new run")
-    optimizer.learning_rate.assign(cfg.learning_rate)  # a resumed run may change it
+    optimizer.learning_rate.assign(cfg.learning_rate_at(int(step_var.numpy())))  # a resumed run may change it
 
     description = {
         "format": 1,
@@ -697,6 +697,8 @@ def train(
                     interrupted = True
                     break
                 position_before = total_position()
+                # A variable, not a schedule object: the compiled step does not retrace.
+                optimizer.learning_rate.assign(cfg.learning_rate_at(step))
                 terms_t = train_step(next(iterator))
                 step = int(step_var.numpy())
                 if loss.redraw_every and step % loss.redraw_every == 0:
@@ -711,6 +713,7 @@ def train(
                     history.append({"step": float(step), **terms})
                     for k, v in terms.items():
                         _summary_scalar(f"loss/{k}", v, step)
+                    _summary_scalar("learning_rate", float(optimizer.learning_rate.numpy()), step)
                 if cfg.sample_every and (step % cfg.sample_every == 0 or step == cfg.steps):
                     _write_sample(job.stylize(sample_img), out, step)
                 if step % cfg.checkpoint_every == 0:
