@@ -215,10 +215,10 @@ def test_tiles_lower_each_loss_over_the_whole_picture(tiny, kind):
 
 @pytest.mark.slow
 def test_sweep_and_train_take_the_style_loss(tiny, tmp_path):
-    from tf_style import gallery
+    from tf_style import studies
     from tf_style.train import train
 
-    result = gallery.sweep(_photo(), _painting(), ratios=(0.1,), backbone=tiny,
+    result = studies.sweep(_photo(), _painting(), ratios=(0.1,), backbone=tiny,
                            config=StylizeConfig(size=48, iterations=4, style_loss="sliced", **LAYERS))
     assert result.to_dict()["style_loss"] == "sliced"
     assert result.tiles[0][0].result.config.style_loss == "sliced"
