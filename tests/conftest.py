@@ -36,9 +36,5 @@ def tiny():
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    """A tiny per-style network (mobile, width 0.25) saved as ``.keras``, one per test module."""
-    from tf_style.networks import StyleTransformer
-
-    path = tmp_path_factory.mktemp("model") / "tiny.keras"
-    StyleTransformer("mobile", 0.25, seed=5).save(path)
-    return path
+    """A tiny per-style network (``helpers.save_tiny_network``) as ``.keras``, one per test module."""
+    return helpers.save_tiny_network(tmp_path_factory.mktemp("model") / "tiny.keras")

@@ -7,6 +7,8 @@ a tiny saved network) are in ``conftest.py``; the Keras model checks in ``harnes
 from __future__ import annotations
 
 import re
+import shutil
+import types
 from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
@@ -20,7 +22,7 @@ ERROR_PREFIX = "tf-style: error: "
 
 #: The tiny backbone's three layers (``conftest.tiny``), and the content/style split the tests use.
 TINY_BACKBONE_LAYERS: Tuple[str, ...] = ("block1_conv1", "block2_conv1", "block3_conv1")
-TINY_LAYERS = dict(content_layers=("block2_conv1",), style_layers=TINY_BACKBONE_LAYERS)
+TINY_LAYERS = types.MappingProxyType(dict(content_layers=("block2_conv1",), style_layers=TINY_BACKBONE_LAYERS))
 
 
 # --------------------------------------------------------------------------- pictures
@@ -60,6 +62,25 @@ def painting(w: int = 40, h: int = 40, seed: int = 1, *, noise: float = 10.0) ->
     return (np.broadcast_to(stripes, (h, w, 3)) + rng.normal(0, noise, (h, w, 3))).clip(0, 255).astype(np.uint8)
 
 
+def data_photo(w: int, h: int, seed: int) -> np.ndarray:
+    """A training photo: a :func:`photo` whose blue and noise change with ``seed`` (a varied data set)."""
+    return photo(w, h, seed, blue=60.0 * (seed % 4), contrast=0.7, noise=70.0)
+
+
+def photo_folder(folder: Path, n: int = 5, sizes=((24, 30), (20, 20), (32, 28), (16, 40), (30, 30))) -> Path:
+    """``folder`` with ``n`` PNG :func:`data_photo` files ``photo{i}.png`` of the (height, width) ``sizes`` in turn."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        h, w = sizes[i % len(sizes)]
+        Image.fromarray(data_photo(w, h, i)).save(folder / f"photo{i}.png")
+    return folder
+
+
+def stripes(size: int = 32) -> np.ndarray:
+    """A :func:`painting` without noise, ``size`` px square: the style of the training tests."""
+    return painting(size, size, noise=0.0)
+
+
 def noise(shape: Sequence[int], seed: int = 0) -> np.ndarray:
     """Uniform float32 pixels in [0, 255) of any ``shape`` (a batch ``[N, H, W, 3]`` for networks)."""
     return np.random.default_rng(seed).uniform(0, 255, tuple(shape)).astype("float32")
@@ -95,6 +116,14 @@ def weights(model) -> list:
     return [np.asarray(w) for w in model.get_weights()]
 
 
+def save_tiny_network(path: Path) -> Path:
+    """A tiny untrained per-style network (mobile, width 0.25, seed 5) saved as ``.keras`` at ``path``."""
+    from tf_style.networks import StyleTransformer
+
+    StyleTransformer("mobile", 0.25, seed=5).save(path)
+    return path
+
+
 # --------------------------------------------------------------------------- the command line
 
 
@@ -117,6 +146,25 @@ def one_error_line(stderr: str, needles: Sequence[str] = (), *, prefix: str = ER
     for needle in needles:
         assert re.search(needle, line), f"{needle!r} not in {line!r}"
     return line
+
+
+def bad_input_folder(folder: Path, styles: Sequence[str] = ("starry_night.jpg", "the_scream.jpg")) -> Path:
+    """``folder`` (made) with the inputs of the CLI's bad-input tests, good and broken.
+
+    ``content.jpg`` (Tuebingen), ``style.jpg`` and ``style2.jpg`` (the two example ``styles``),
+    ``empty.jpg`` (0 bytes), ``notes.jpg`` (text), ``truncated.jpg`` (a JPEG's first 1000 bytes)
+    and ``tiny.png`` (8x8).
+    """
+    folder.mkdir()
+    tubingen = EXAMPLES / "tubingen.jpg"
+    shutil.copyfile(tubingen, folder / "content.jpg")
+    for name, style in zip(("style.jpg", "style2.jpg"), styles):
+        shutil.copyfile(EXAMPLES / style, folder / name)
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.jpg").write_text("shopping list: milk, eggs\n")
+    (folder / "truncated.jpg").write_bytes(tubingen.read_bytes()[:1000])
+    Image.new("RGB", (8, 8), (10, 200, 10)).save(folder / "tiny.png")
+    return folder
 
 
 def snapshot(folder: Path) -> Dict[str, Optional[bytes]]:
