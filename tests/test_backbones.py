@@ -1,4 +1,8 @@
-"""Tests for tf_style.backbones: tiny stand-ins for units, the real vgg16-hed only when slow."""
+"""Tests for tf_style.backbones: tiny stand-ins for units, the real vgg16-hed only when slow.
+
+The feature models go through the model harness (tests/harness.py): a dict of features keyed
+by layer name with the expected shapes, dtypes, the get_config and .keras round trips.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +17,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import helpers
+from harness import run_backbone_test
 from tf_style import backbones as B
 from tf_style.errors import LayerNameError, OptionError, TfStyleError, WeightsNotFoundError
 
 HED_MEAN = np.array([104.00699, 116.66877, 122.67892], np.float32)
 CAFFE_MEAN = np.array([103.939, 116.779, 123.68], np.float32)
+#: What tiny_backbone builds (random weights, deterministic per seed).
+TINY_SPEC = dict(num_repeats=[1, 1, 1], num_filters=[4, 8, 8], name="tiny", seed=0)
 
 
 def _images(n=1, h=16, w=16, seed=0, c=3):
-    return np.random.default_rng(seed).uniform(0, 255, (n, h, w, c)).astype(np.float32)
+    return helpers.noise((n, h, w, c), seed)
 
 
 def _convs(model):
@@ -99,16 +107,33 @@ def _cache_fake_imagenet(monkeypatch, home, arch, layers):
 # --------------------------------------------------------------------------------------
 # The model: tiny stand-ins
 # --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "h, w, pooling, dtype",
+    [(16, 16, "avg", "float32"), (17, 23, "avg", "float32"), (17, 23, "max", "bfloat16"), (16, 16, "avg", "bfloat16")],
+)
+def test_tiny_features_pass_the_backbone_harness(tmp_path, h, w, pooling, dtype):
+    """{layer: features} of the expected shapes, float32 out whatever the compute dtype."""
+    layers = ("block1_conv1", "block2_conv1", "block3_conv1")
+    shapes = {"block1_conv1": (2, h, w, 4), "block2_conv1": (2, h // 2, w // 2, 8), "block3_conv1": (2, h // 4, w // 4, 8)}
+    run_backbone_test(B.build_vgg_features, dict(TINY_SPEC, layers=layers, pooling=pooling, dtype=dtype),
+                      _images(2, h, w), shapes, tmp_path=tmp_path, compute_dtype=dtype)
+
+
+def test_vgg16_shaped_features_with_a_pool_pass_the_backbone_harness(tmp_path):
+    spec = dict(num_repeats=[2, 2, 3, 3, 3], num_filters=[8] * 5, layers=["block3_conv1", "block1_conv2", "block2_pool"],
+                name="v", seed=1)
+    shapes = {"block1_conv2": (1, 20, 12, 8), "block2_pool": (1, 5, 3, 8), "block3_conv1": (1, 5, 3, 8)}
+    run_backbone_test(B.build_vgg_features, spec, _images(1, 20, 12), shapes, tmp_path=tmp_path)
+
+
 @pytest.mark.parametrize("h,w", [(16, 16), (17, 23)])
-def test_tiny_outputs_dict_keyed_by_layer_with_expected_shapes(h, w):
+def test_tiny_backbone_is_the_tiny_model_behind_the_backbone_interface(h, w):
     bb = B.tiny_backbone()
-    out = bb(_images(2, h, w))
-    assert isinstance(out, dict)
-    assert set(out) == {"block1_conv1", "block2_conv1", "block3_conv1"}
-    assert out["block1_conv1"].shape == (2, h, w, 4)
-    assert out["block2_conv1"].shape == (2, h // 2, w // 2, 8)
-    assert out["block3_conv1"].shape == (2, h // 4, w // 4, 8)
-    assert all(v.dtype == tf.float32 for v in out.values())
+    x = _images(2, h, w)
+    out, ref = bb(x), B.build_vgg_features(**TINY_SPEC, layers=bb.layers)(x)
+    assert isinstance(out, dict) and set(out) == set(ref) == {"block1_conv1", "block2_conv1", "block3_conv1"}
+    for name in ref:
+        np.testing.assert_array_equal(out[name], ref[name])
     assert bb.name == "tiny" and bb.weights_source == "random" and bb.pooling == "avg"
     assert bb.layers == ("block1_conv1", "block2_conv1", "block3_conv1")
 
@@ -196,15 +221,14 @@ def test_backbone_accepts_uint8_and_works_inside_tf_function():
     np.testing.assert_allclose(step(tf.constant(x)), eager, rtol=1e-5, atol=1e-5)
 
 
-def test_bfloat16_runs_convs_in_bfloat16_but_returns_float32():
+def test_bfloat16_features_are_close_to_float32():
+    # That bfloat16 convs compute in bfloat16 and return float32: the backbone harness above.
     m32 = B.build_vgg_features([1, 1], [8, 8], ["block2_conv1"], seed=0)
     m16 = B.build_vgg_features([1, 1], [8, 8], ["block2_conv1"], seed=0, dtype="bfloat16")
-    assert m16.get_layer("block1_conv1").compute_dtype == "bfloat16"
     x = _images(1, 16, 16)
     a = m32(x)["block2_conv1"].numpy()
-    b = m16(x)["block2_conv1"]
-    assert b.dtype == tf.float32
-    assert np.abs(a - b.numpy()).max() <= 0.05 * np.abs(a).max()
+    b = m16(x)["block2_conv1"].numpy()
+    assert np.abs(a - b).max() <= 0.05 * np.abs(a).max()
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])

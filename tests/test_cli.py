@@ -31,28 +31,22 @@ import pytest
 from PIL import Image
 
 import tf_style
+from helpers import ERROR_PREFIX, EXAMPLES, bad_input_folder
+from helpers import one_error_line as _check_one_error_line
+from helpers import run_cli as _main
+from helpers import snapshot as _snapshot
 from tf_style import system
 from tf_style import image as im
 from tf_style import cli
 from tf_style.cli import main
 from tf_style.config import StylizeConfig
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "images"
 TUBINGEN = EXAMPLES / "tubingen.jpg"  # 1024x768
 STARRY = EXAMPLES / "starry_night.jpg"
 SCREAM = EXAMPLES / "the_scream.jpg"
 
 #: A tiny, real run: 64 px output (64x48 for Tuebingen), one pyramid level, offline backbone.
 TINY = ["--size", "64", "--iterations", "2", "--pyramid", "1", "--backbone", "vgg16-hed"]
-ERROR_PREFIX = "tf-style: error: "
-
-
-def _main(argv, capsys):
-    """Run the CLI in-process; returns (exit status, stdout, stderr)."""
-    capsys.readouterr()  # drop anything printed before
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def _rgb(path: Path) -> np.ndarray:
@@ -248,28 +242,12 @@ def work(tmp_path, monkeypatch):
     (keras_home / "models").mkdir(parents=True)
     monkeypatch.setenv("KERAS_HOME", str(keras_home))
     monkeypatch.setenv("TF_STYLE_OFFLINE", "1")
-    w = tmp_path / "work"
-    w.mkdir()
-    shutil.copyfile(TUBINGEN, w / "content.jpg")
-    shutil.copyfile(STARRY, w / "style.jpg")
-    shutil.copyfile(SCREAM, w / "style2.jpg")
+    w = bad_input_folder(tmp_path / "work", (STARRY.name, SCREAM.name))
     (w / "photos").mkdir()
     (w / "outdir.png").mkdir()
-    (w / "empty.jpg").write_bytes(b"")
-    (w / "notes.jpg").write_text("shopping list: milk, eggs\n")
-    (w / "truncated.jpg").write_bytes(TUBINGEN.read_bytes()[:1000])
-    Image.new("RGB", (8, 8), (10, 200, 10)).save(w / "tiny.png")
     _png_claiming(w / "bomb.png", 100000, 100000)
     os.symlink(w / "content.jpg", w / "link.jpg")
     return w
-
-
-def _snapshot(folder: Path) -> Dict[str, Optional[bytes]]:
-    """Every entry under ``folder``: file bytes (symlinks followed), None for folders."""
-    return {
-        str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None)
-        for p in sorted(folder.rglob("*"))
-    }
 
 
 # argparse rejects these before our code runs; see test_argparse_errors_use_the_tf_style_prefix.
@@ -347,16 +325,6 @@ def _bad_argv(work: Path, inputs, options, out):
     if out is not None:
         argv += ["-o", _fill(out, work)]
     return argv + TINY + ["--quiet", *(_fill(o, work) for o in options)]
-
-
-def _check_one_error_line(stderr: str, needles, *, prefix: str = ERROR_PREFIX) -> str:
-    assert "Traceback" not in stderr, stderr
-    assert stderr.endswith("\n") and stderr.count("\n") == 1, f"expected one line, got:\n{stderr}"
-    line = stderr.rstrip("\n")
-    assert line.startswith(prefix), line
-    for needle in needles:
-        assert re.search(needle, line), f"{needle!r} not in {line!r}"
-    return line
 
 
 @pytest.mark.parametrize("inputs, options, out, needles", BAD_INPUTS)

@@ -24,18 +24,16 @@ from PIL import Image
 
 import corpus
 import tf_style
-from tf_style import backbones as bb
+import helpers
+from helpers import ERROR_PREFIX, EXAMPLES
+from helpers import run_cli as _main
 from tf_style import export as ex
 from tf_style import tfimage
-from tf_style.cli import main
 from tf_style.errors import ImageSizeError, OptionError, TfStyleError
 from tf_style.image import read_image
-from tf_style.networks import StyleTransformer
 from tf_style.train import scan_data
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "images"
 STYLE = EXAMPLES / "starry_night.jpg"
-ERROR_PREFIX = "tf-style: error: "
 
 NAMES = [
     "grey16.png", "cmyk.jpg", "palette_transparent.png", "la.png", "animated.gif", "pages.tiff",
@@ -65,13 +63,6 @@ def assert_looks_like(pixels, case: corpus.Case, tol: float = 24.0) -> None:
     assert pixels.shape == case.expected.shape, (case.name, pixels.shape, case.expected.shape)
     err = np.abs(_blocks(pixels) - _blocks(case.expected)).max()
     assert err <= tol, (case.name, err)
-
-
-def _main(argv, capsys):
-    capsys.readouterr()
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def assert_one_line_error(rc, err, case: corpus.Case, out_path: Path) -> None:
@@ -107,11 +98,6 @@ def test_read_image(cases, name):
         read_image(case.path)
     assert str(case.path) in str(info.value)
     assert re.search(case.problem, str(info.value), re.IGNORECASE), info.value
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return bb.tiny_backbone(("block1_conv1", "block2_conv1", "block3_conv1"))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -189,9 +175,8 @@ def test_cli_stylize_arbitrary_accepts(cases, name, slot, tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model ü") / "tiny 模型.keras"
-    StyleTransformer("mobile", 0.25, seed=5).save(path)
-    return path
+    """conftest's tiny network, in a folder and file with non-ASCII names."""
+    return helpers.save_tiny_network(tmp_path_factory.mktemp("model ü") / "tiny 模型.keras")
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -22,6 +22,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from helpers import noise as _images
+from helpers import psnr as _psnr
 from tf_style import export as ex
 from tf_style import image as im
 from tf_style.cli import _EXPORT_QUANTIZATIONS, main
@@ -59,18 +61,9 @@ PSNR_FLOOR_TINY = {"none": 60.0, "float16": 50.0, "dynamic": 35.0, "int8": 20.0}
 PSNR_FLOOR_TRAINED = {"none": 60.0, "float16": 50.0, "dynamic": 32.0, "int8": 16.0}
 
 
-def _images(shape, seed=0):
-    return np.random.default_rng(seed).uniform(0, 255, shape).astype("float32")
-
-
 def _photos(size):
     h, w = (size, size) if isinstance(size, int) else size
     return np.stack([im.to_array(im.resize_to(im.read_image(p), (w, h))) for p in PHOTOS])
-
-
-def _psnr(a, b) -> float:
-    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
 def _fake_flatbuffer(payload=b"x" * 32) -> bytes:

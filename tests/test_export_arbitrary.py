@@ -17,6 +17,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from helpers import psnr as _psnr
 from tf_style import arbitrary as ar
 from tf_style import cli
 from tf_style import export as ex
@@ -24,7 +25,6 @@ from tf_style import export_arbitrary as ea
 from tf_style import image as im
 from tf_style.apply import ArbitraryStylizer, FastStylizer, load_stylizer
 from tf_style.errors import ModelLoadError, OptionError, OutputError
-from tf_style.networks import StyleTransformer
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "examples" / "images"
@@ -43,11 +43,6 @@ SAVED_MODEL_ATOL = 0.02
 # fed to both predictors; measured (AMD EPYC): none 125.2, float16 46.1, int8 25.4 (8 calibration
 # samples). At 384x384 (docs/ARBITRARY.md): 116.8, 46.4, 27.5.
 PSNR_FLOOR = {"none": 80.0, "float16": 40.0, "int8": 18.0}
-
-
-def _psnr(a, b) -> float:
-    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
-    return float(10 * np.log10(255.0 ** 2 / max(mse, 1e-12)))
 
 
 def _content(w: int, h: int, path: str = PHOTOS[0]) -> np.ndarray:
@@ -72,10 +67,9 @@ def one_file(tmp_path_factory, model):
 
 
 @pytest.fixture(scope="module")
-def per_style(tmp_path_factory):
-    path = tmp_path_factory.mktemp("per_style") / "tiny.keras"
-    StyleTransformer("mobile", 0.25, seed=5).save(path)
-    return path
+def per_style(model_path):
+    """A per-style network (conftest's tiny one), where the arbitrary pair is expected."""
+    return model_path
 
 
 @pytest.fixture(scope="module")

@@ -25,14 +25,12 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+import helpers
+from helpers import ERROR_PREFIX, EXAMPLES
+from helpers import run_cli as _main
 from tf_style import backbones as bb
-from tf_style.cli import main
 from tf_style.errors import OutputError
-from tf_style.networks import StyleTransformer
 from tf_style.train import train
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "images"
-ERROR_PREFIX = "tf-style: error: "
 
 
 @contextlib.contextmanager
@@ -72,12 +70,6 @@ def fill(folder: Path, slack: int = 0) -> Path:
     return filler
 
 
-def _main(argv, capsys):
-    capsys.readouterr()
-    rc = main([str(a) for a in argv])
-    return (rc, *capsys.readouterr())
-
-
 def _one_line(rc, err, *words):
     assert rc == 2, err
     lines = err.strip().splitlines()
@@ -91,17 +83,9 @@ def _files(folder: Path):
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if ".filler" not in p.name)
 
 
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "tiny.keras"
-    StyleTransformer("mobile", 0.25, seed=5).save(path)
-    return path
-
-
 def _photo(tmp_path, w=96, h=72):
-    rng = np.random.default_rng(0)
     path = tmp_path / "photo.png"
-    Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(path)
+    helpers.noise_picture(w, h).save(path)
     return path
 
 

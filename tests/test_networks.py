@@ -1,4 +1,8 @@
-"""Tests of tf_style.networks: tiny widths and 16-35 px images; TFLite conversion is slow."""
+"""Tests of tf_style.networks: tiny widths and 16-35 px images; TFLite conversion is slow.
+
+Each architecture and padding also goes through the model harness (tests/harness.py): shapes,
+dtypes, the get_config and .keras round trips, mixed precision.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import pytest
 import tensorflow as tf
 import keras
 
+from harness import run_network_test
+from helpers import noise as _images
 from tf_style.errors import OptionError
 from tf_style.networks import (
     ARCHITECTURES,
@@ -23,10 +29,6 @@ from tf_style.networks import (
 )
 
 TINY = 0.25  # width multiplier for fast unit tests
-
-
-def _images(shape, seed=0):
-    return np.random.default_rng(seed).uniform(0, 255, shape).astype("float32")
 
 
 @pytest.fixture(scope="module")
@@ -99,44 +101,30 @@ def test_input_is_normalised_inside():
     np.testing.assert_allclose(layer(np.array([0.0, 127.5, 255.0], "float32")), [-1, 0, 1], atol=1e-6)
 
 
-# --------------------------------------------------------------------------- serialization
+# --------------------------------------------------------------------------- the harness: serialization, dtypes
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
-def test_config_round_trip(tiny_models, arch):
-    model = tiny_models[arch, "border"]
-    config = model.get_config()
+@pytest.mark.parametrize("padding", PADDINGS)
+def test_style_transformer_passes_the_model_harness(tmp_path, arch, padding):
+    """Shape and dtype, the config and .keras round trips (same class, config, name and pixels,
+    weights perturbed so a loader that skipped them is caught), and mixed precision."""
+    kwargs = dict(architecture=arch, width=TINY, padding=padding, seed=3, name=f"net_{arch}")
+    run = run_network_test(StyleTransformer, kwargs, _images((2, 21, 18, 3)), (2, 21, 18, 3), tmp_path=tmp_path)
+    config = run.model.get_config()
     assert config["architecture"] == arch
-    assert config["width"] == TINY and config["padding"] == "border" and config["seed"] == 3
-    clone = StyleTransformer.from_config(config)
-    assert isinstance(clone, StyleTransformer)
-    assert clone.get_config() == config
-    assert (clone.architecture, clone.width, clone.padding, clone.seed) == (arch, TINY, "border", 3)
-    clone.set_weights(model.get_weights())
-    x = _images((1, 21, 18, 3))
-    np.testing.assert_array_equal(clone(x).numpy(), model(x).numpy())
+    assert config["width"] == TINY and config["padding"] == padding and config["seed"] == 3
+    for clone in (run.clone, run.loaded):
+        assert isinstance(clone, StyleTransformer) and clone.name == f"net_{arch}"
+        assert (clone.architecture, clone.width, clone.padding, clone.seed) == (arch, TINY, padding, 3)
+    y = run.mixed_output  # built under mixed_float16: the pixels still come back as float32
+    assert y.dtype == np.float32 and y.min() >= 0 and y.max() <= 255
 
 
 def test_default_padding_depends_on_architecture():
     assert StyleTransformer("johnson", TINY).padding == "reflect"
     assert StyleTransformer("mobile", TINY).padding == "border"
     assert StyleTransformer("mobile", TINY, padding="same").get_config()["padding"] == "same"
-
-
-@pytest.mark.parametrize("arch", ARCHITECTURES)
-def test_keras_save_load_bit_identical(tmp_path, arch):
-    model = StyleTransformer(arch, TINY, seed=5, name=f"net_{arch}")
-    # Make every weight non-default so a loader that skipped weights would be caught.
-    rng = np.random.default_rng(0)
-    model.set_weights([w + rng.normal(0, 0.05, w.shape).astype(w.dtype) for w in model.get_weights()])
-    path = tmp_path / "net.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path)  # safe_mode=True
-    assert type(loaded) is StyleTransformer
-    assert loaded.get_config() == model.get_config()
-    assert loaded.name == f"net_{arch}"
-    x = _images((2, 17, 23, 3))
-    np.testing.assert_array_equal(loaded(x).numpy(), model(x).numpy())
 
 
 def test_layers_config_round_trip():
@@ -249,17 +237,6 @@ def test_seed_makes_weights_reproducible():
     k1 = a.get_layer("res1_conv1").get_weights()[0]
     k2 = a.get_layer("res2_conv1").get_weights()[0]
     assert not np.array_equal(k1, k2)
-
-
-def test_mixed_precision_output_is_float32():
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
-        model = StyleTransformer("mobile", TINY, seed=0)
-        y = model(_images((1, 17, 18, 3))).numpy()
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-    assert y.dtype == np.float32 and np.all(np.isfinite(y))
-    assert y.min() >= 0 and y.max() <= 255
 
 
 # --------------------------------------------------------------------------- blend

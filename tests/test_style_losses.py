@@ -11,7 +11,6 @@ import scipy.linalg
 import tensorflow as tf
 from PIL import Image
 
-from tf_style import backbones as bb
 from tf_style.config import STYLE_LOSSES, StylizeConfig
 from tf_style.errors import OptionError
 from tf_style.losses import (
@@ -26,12 +25,7 @@ from tf_style.losses import (
     random_directions,
 )
 
-LAYERS = dict(content_layers=("block2_conv1",), style_layers=("block1_conv1", "block2_conv1", "block3_conv1"))
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return bb.tiny_backbone(("block1_conv1", "block2_conv1", "block3_conv1"))
+LAYERS = helpers.TINY_LAYERS  # tests/helpers.py
 
 
 def _features(seed, shape=(1, 6, 7, 5), shift=0.0):
@@ -215,10 +209,10 @@ def test_tiles_lower_each_loss_over_the_whole_picture(tiny, kind):
 
 @pytest.mark.slow
 def test_sweep_and_train_take_the_style_loss(tiny, tmp_path):
-    from tf_style import gallery
+    from tf_style import studies
     from tf_style.train import train
 
-    result = gallery.sweep(_photo(), _painting(), ratios=(0.1,), backbone=tiny,
+    result = studies.sweep(_photo(), _painting(), ratios=(0.1,), backbone=tiny,
                            config=StylizeConfig(size=48, iterations=4, style_loss="sliced", **LAYERS))
     assert result.to_dict()["style_loss"] == "sliced"
     assert result.tiles[0][0].result.config.style_loss == "sliced"

@@ -15,11 +15,10 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, NamedTuple, Optional
+from typing import Dict, NamedTuple
 from unittest import mock
 
 import numpy as np
@@ -27,6 +26,9 @@ import pytest
 from PIL import Image
 
 import tf_style
+from helpers import ERROR_PREFIX, EXAMPLES, bad_input_folder
+from helpers import one_error_line as _check_one_error_line
+from helpers import snapshot as _snapshot
 from tf_style import system
 from tf_style import arbitrary as arb
 from tf_style import cli
@@ -36,12 +38,10 @@ from tf_style.cli import main
 from tf_style.config import ArbitraryConfig
 from tf_style.errors import ImageReadError, ImageSizeError, OptionError
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "images"
 TUBINGEN = EXAMPLES / "tubingen.jpg"  # 1024x768
 STARRY = EXAMPLES / "starry_night.jpg"
 SCREAM = EXAMPLES / "the_scream.jpg"
 SIZE = 96  # Tuebingen -> 96x72
-ERROR_PREFIX = "tf-style: error: "
 
 
 def _photo(size: int = SIZE) -> np.ndarray:
@@ -303,15 +303,7 @@ def test_prepare_checks_everything_without_loading_a_network(tmp_path):
 
 @pytest.fixture
 def work(tmp_path):
-    w = tmp_path / "work"
-    w.mkdir()
-    shutil.copyfile(TUBINGEN, w / "content.jpg")
-    shutil.copyfile(SCREAM, w / "style.jpg")
-    shutil.copyfile(STARRY, w / "style2.jpg")
-    (w / "empty.jpg").write_bytes(b"")
-    (w / "notes.jpg").write_text("shopping list: milk, eggs\n")
-    (w / "truncated.jpg").write_bytes(TUBINGEN.read_bytes()[:1000])
-    Image.new("RGB", (8, 8), (10, 200, 10)).save(w / "tiny.png")
+    w = bad_input_folder(tmp_path / "work", (SCREAM.name, STARRY.name))
     Image.new("RGB", (1000, 40), (10, 200, 10)).save(w / "strip.png")
     return w
 
@@ -366,20 +358,6 @@ BAD = [
 def _fill(template: str, work: Path) -> str:
     return template.format(work=work, content=work / "content.jpg", style=work / "style.jpg",
                            style2=work / "style2.jpg")
-
-
-def _snapshot(folder: Path) -> Dict[str, Optional[bytes]]:
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None) for p in sorted(folder.rglob("*"))}
-
-
-def _check_one_error_line(stderr: str, needles) -> str:
-    assert "Traceback" not in stderr, stderr
-    assert stderr.endswith("\n") and stderr.count("\n") == 1, f"expected one line, got:\n{stderr}"
-    line = stderr.rstrip("\n")
-    assert line.startswith(ERROR_PREFIX), line
-    for needle in needles:
-        assert re.search(needle, line), f"{needle!r} not in {line!r}"
-    return line
 
 
 @pytest.mark.parametrize("inputs, options, needles", BAD)

@@ -8,8 +8,8 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import helpers
 from tf_style import system
-from tf_style import backbones as bb
 from tf_style import tiles as tl
 from tf_style.config import StylizeConfig
 from tf_style.errors import OptionError
@@ -17,12 +17,7 @@ from tf_style.losses import gram_matrix
 from tf_style.tiles import tile_overlap as _overlap
 from tf_style.transfer import Stylizer
 
-LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1")
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return bb.tiny_backbone(LAYERS)
+LAYERS = helpers.TINY_BACKBONE_LAYERS  # the tiny backbone's (conftest.tiny)
 
 
 @settings(max_examples=200, deadline=None)
@@ -146,17 +141,13 @@ def test_tile_objective_sees_the_whole_pictures_statistics(tiny, kind):
             np.testing.assert_allclose(got[n][1].numpy(), gram.numpy(), rtol=1e-4, atol=1e-4)
 
 
-def _photo(w=320, h=240, seed=0):
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w]
-    base = np.stack([xx * 255 / w, yy * 255 / h, 128 + 60 * np.sin(xx / 9.0)], -1)
-    return (base * 0.8 + rng.uniform(0, 40, (h, w, 3))).clip(0, 255).astype(np.uint8)
+def _photo():
+    """320x240, with waves in blue: texture in every tile (the thresholds below were measured on it)."""
+    return helpers.photo(320, 240, blue=lambda xx: 128 + 60 * np.sin(xx / 9.0), noise=40.0)
 
 
-def _painting(w=120, h=120, seed=1):
-    rng = np.random.default_rng(seed)
-    stripes = (np.sin(np.arange(w) / 1.5)[None, :, None] * 120 + 128) * np.array([1.0, 0.3, 0.6])
-    return (np.broadcast_to(stripes, (h, w, 3)) + rng.normal(0, 10, (h, w, 3))).clip(0, 255).astype(np.uint8)
+def _painting():
+    return helpers.painting(120, 120)
 
 
 # The seam and convergence thresholds below were measured with the Gram loss; meancov and

@@ -22,6 +22,10 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+import helpers
+from helpers import photo_folder as _data
+from helpers import stripes as _painting
+from helpers import weights as _weights
 from tf_style import backbones as bb
 from tf_style import cli
 from tf_style import image as im
@@ -33,27 +37,13 @@ from tf_style.losses import gram_matrix
 from tf_style.train import TrainConfig, make_dataset, scan_data, train
 
 TINY = dict(
-    size=16, batch=2, architecture="mobile", width=0.25,
-    content_layers=("block2_conv1",), style_layers=("block1_conv1", "block2_conv1", "block3_conv1"),
-    sample_every=0, log_every=1,
+    size=16, batch=2, architecture="mobile", width=0.25, **helpers.TINY_LAYERS, sample_every=0, log_every=1,
 )
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    return bb.tiny_backbone(("block1_conv1", "block2_conv1", "block3_conv1"))
-
-
-def _photo(h, w, seed):
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w]
-    base = np.stack([xx * 255 / w, yy * 255 / h, np.full_like(xx, 60.0 * (seed % 4))], -1)
-    return (base * 0.7 + rng.uniform(0, 70, (h, w, 3))).clip(0, 255).astype(np.uint8)
-
-
-def _painting(size=32):
-    stripes = (np.sin(np.arange(size) / 1.5)[None, :, None] * 120 + 128) * np.array([1.0, 0.3, 0.6])
-    return np.broadcast_to(stripes, (size, size, 3)).astype(np.uint8)
+def data(tmp_path_factory):
+    return _data(tmp_path_factory.mktemp("data"))
 
 
 def _painting2(size=32):
@@ -63,28 +53,11 @@ def _painting2(size=32):
     return bands.clip(0, 255).astype(np.uint8)
 
 
-def _data(folder: Path, n=5, sizes=((24, 30), (20, 20), (32, 28), (16, 40), (30, 30))) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        h, w = sizes[i % len(sizes)]
-        Image.fromarray(_photo(h, w, i)).save(folder / f"photo{i}.png")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return _data(tmp_path_factory.mktemp("data"))
-
-
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, tiny, data):
     out = tmp_path_factory.mktemp("run") / "run"
     result = train(_painting(), data, out, backbone=tiny, steps=3, checkpoint_every=2, **TINY)
     return out, result
-
-
-def _weights(model):
-    return [np.asarray(w) for w in model.get_weights()]
 
 
 # --------------------------------------------------------------------------- config
@@ -188,12 +161,12 @@ def test_the_optimizer_follows_the_schedule_also_after_resume(tmp_path, tiny, da
 
 def test_scan_is_recursive_case_insensitive_and_skips_broken(tmp_path):
     _data(tmp_path / "a" / "b", n=2)
-    Image.fromarray(_photo(20, 20, 7)).save(tmp_path / "UPPER.JPG")
-    Image.fromarray(_photo(20, 20, 8)).save(tmp_path / "x.WebP", format="WEBP")
+    Image.fromarray(helpers.data_photo(20, 20, 7)).save(tmp_path / "UPPER.JPG")
+    Image.fromarray(helpers.data_photo(20, 20, 8)).save(tmp_path / "x.WebP", format="WEBP")
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
     (tmp_path / "empty.jpg").write_bytes(b"")
     (tmp_path / "notes.txt").write_text("not an image")
-    Image.fromarray(_photo(20, 20, 9)).save(tmp_path / "tiff_inside.png", format="TIFF")
+    Image.fromarray(helpers.data_photo(20, 20, 9)).save(tmp_path / "tiff_inside.png", format="TIFF")
     _data(tmp_path / "run" / "samples", n=1)  # the run folder is excluded
     scan = scan_data(tmp_path, exclude=[tmp_path / "run"])
     names = sorted(Path(p).name for p in scan.files)
@@ -519,10 +492,12 @@ _MIRRORED = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     sys.path.insert(0, sys.argv[3])
-    from test_train import TINY, _painting
+    from helpers import TINY_BACKBONE_LAYERS
+    from helpers import stripes as _painting
+    from test_train import TINY
     from tf_style import backbones as bb
     from tf_style.train import train
-    tiny = bb.tiny_backbone(("block1_conv1", "block2_conv1", "block3_conv1"))
+    tiny = bb.tiny_backbone(TINY_BACKBONE_LAYERS)
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     r = train(_painting(), sys.argv[1], sys.argv[2], backbone=tiny, strategy=strategy, steps=4,
               content_weight=0.0, **TINY)
@@ -667,7 +642,7 @@ def test_distillation_learns_the_teachers_pictures(tmp_path, tiny, data):
     gaps = [h["teacher"] for h in student.history]
     assert all(h["content"] == 0 and h["style"] == 0 for h in student.history)
     assert np.mean(gaps[-8:]) < 0.45 * np.mean(gaps[:4]), (gaps[:4], gaps[-8:])  # measured 0.32
-    photos = np.stack([_photo(16, 16, s).astype(np.float32) for s in range(4)])
+    photos = np.stack([helpers.data_photo(16, 16, s).astype(np.float32) for s in range(4)])
     learned = np.asarray(load_stylizer(student.model_path).model(photos))
     fresh = np.asarray(load_stylizer(train(_painting(), data, tmp_path / "fresh", backbone=tiny, steps=1, seed=2,
                                            **TINY).model_path).model(photos))
@@ -699,7 +674,7 @@ def test_arbitrary_teacher_adds_its_term_to_the_perceptual_loss(tmp_path, tiny, 
 def test_arbitrary_teacher_of_a_blend_uses_the_blended_vector():
     from tf_style.train import load_teacher
 
-    photos = tf.constant(np.stack([_photo(24, 24, s) for s in range(2)]).astype(np.float32))
+    photos = tf.constant(np.stack([helpers.data_photo(24, 24, s) for s in range(2)]).astype(np.float32))
     blended = load_teacher("arbitrary", [_painting(64), _painting2(64)], lambda m: None, blend=(0, 1))(photos)
     alone = load_teacher("arbitrary", _painting2(64), lambda m: None)(photos)
     other = load_teacher("arbitrary", [_painting(64), _painting2(64)], lambda m: None, blend=(1, 1))(photos)

@@ -17,7 +17,10 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from test_train import _data, _painting
+import helpers
+from helpers import photo_folder as _data
+from helpers import stripes as _painting
+from helpers import weights as _weights
 from tf_style import arbitrary
 from tf_style import backbones as bb
 from tf_style import cli
@@ -26,13 +29,8 @@ from tf_style.train import (
     PREDICTOR_SIZE, TrainConfig, arbitrary_loss, make_dataset, scan_data, scan_paintings, train,
 )
 
-LAYERS = dict(content_layers=("block2_conv1",), style_layers=("block1_conv1", "block2_conv1", "block3_conv1"))
+LAYERS = helpers.TINY_LAYERS  # tests/helpers.py
 ARB = dict(architecture="arbitrary", size=32, batch=2, predictor_size=32, log_every=1, sample_every=0, **LAYERS)
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return bb.tiny_backbone(("block1_conv1", "block2_conv1", "block3_conv1"))
 
 
 def _paintings(folder: Path, n=3) -> Path:
@@ -51,10 +49,6 @@ def data(tmp_path_factory):
 @pytest.fixture(scope="module")
 def paintings(tmp_path_factory):
     return _paintings(tmp_path_factory.mktemp("paintings"))
-
-
-def _weights(model):
-    return [np.asarray(w) for w in model.get_weights()]
 
 
 def _same(a, b):

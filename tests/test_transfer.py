@@ -9,18 +9,12 @@ import helpers
 from PIL import Image
 
 from tf_style import system
-from tf_style import backbones as bb
 from tf_style import transfer
 from tf_style.errors import LayerNameError, MemoryBudgetError, NonFiniteLossError, OptionError
 from tf_style.image import read_image, rgb_to_yiq
 from tf_style.transfer import Stylizer, pyramid_sizes, stylize
 
-LAYERS = dict(content_layers=("block2_conv1",), style_layers=("block1_conv1", "block2_conv1", "block3_conv1"))
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return bb.tiny_backbone(("block1_conv1", "block2_conv1", "block3_conv1"))
+LAYERS = helpers.TINY_LAYERS  # tests/helpers.py
 
 
 _photo, _painting = helpers.photo, helpers.painting  # tests/helpers.py

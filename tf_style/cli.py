@@ -245,7 +245,7 @@ def _cmd_stylize(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         inputs.append(config.init)
     im.check_output_path(args.output, inputs=inputs)
     if args.plot is not None:  # before the long run: a missing matplotlib fails at once
-        from tf_style.gallery import require_matplotlib
+        from tf_style.viz import require_matplotlib
 
         require_matplotlib("--plot")
         im.check_output_path(args.plot, inputs=[*inputs, args.output])
@@ -273,7 +273,7 @@ def _cmd_stylize(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         progress=not args.quiet, protect=inputs, on_step=on_step,
     )
     if args.plot is not None and result.history:
-        from tf_style.gallery import level_boundaries, plot_history
+        from tf_style.viz import level_boundaries, plot_history
 
         plot_history(
             result.history, args.plot, inputs=[*inputs, args.output],
@@ -446,7 +446,7 @@ _TRAIN_OPTIONS = (
 def _cmd_train(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     if args.plot is not None:  # before the long run: a missing matplotlib fails at once
         from tf_style import image as im
-        from tf_style.gallery import require_matplotlib
+        from tf_style.viz import require_matplotlib
 
         require_matplotlib("--plot")
         im.check_output_path(args.plot, inputs=list(args.style))
@@ -471,7 +471,7 @@ def _cmd_train(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         progress=not args.quiet, **({} if config is not None else options),
     )
     if args.plot is not None and result.history:
-        from tf_style.gallery import plot_history
+        from tf_style.viz import plot_history
 
         plot_history(result.history, args.plot, title="tf-style train", xlabel="step",
                      weights={"content": result.config.content_weight,
@@ -585,7 +585,7 @@ def _cmd_export(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     return 0
 
 
-def _add_gallery_run_options(p, *, weights: bool) -> None:
+def _add_study_run_options(p, *, weights: bool) -> None:
     """Options that sweep and sheet share with stylize (smaller default --size: many tiles)."""
     from tf_style.config import BACKBONES, OPTIMIZERS, POOLINGS, StylizeConfig
 
@@ -617,7 +617,7 @@ def _add_gallery_run_options(p, *, weights: bool) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
 
 
-def _gallery_config(args: argparse.Namespace):
+def _study_config(args: argparse.Namespace):
     from tf_style.config import StylizeConfig
 
     options: Dict[str, object] = dict(
@@ -637,7 +637,7 @@ def _gallery_config(args: argparse.Namespace):
     return StylizeConfig(**options)  # type: ignore[arg-type]
 
 
-#: gallery.DEFAULT_RATIOS as the flag's text (from the config: building the parser imports no numpy/PIL).
+#: studies.DEFAULT_RATIOS as the flag's text (from the config: building the parser imports no numpy/PIL).
 _SWEEP_RATIOS = ",".join(f"{r:g}" for r in SWEEP_RATIOS)
 
 
@@ -657,22 +657,22 @@ def _add_sweep(sub) -> None:
     p.add_argument("--layers", default=None, metavar="L1,L2;L1,...",
                    help="style-layer sets, one row each: sets split by ';', layers by ','; "
                    "'gatys' = conv1_1; conv1_1,conv2_1; ... up to conv5_1 (default: one row, the usual five)")
-    _add_gallery_run_options(p, weights=False)
+    _add_study_run_options(p, weights=False)
     p.set_defaults(run=_cmd_sweep)
 
 
 def _cmd_sweep(args: argparse.Namespace, log: Callable[[str], None]) -> int:
-    from tf_style import gallery
     from tf_style import image as im
+    from tf_style import studies
 
-    ratios = gallery.parse_ratios(args.ratios, "--ratios")
-    layer_sets = None if args.layers is None else gallery.parse_layer_sets(args.layers, "--layers")
-    config = _gallery_config(args)
+    ratios = studies.parse_ratios(args.ratios, "--ratios")
+    layer_sets = None if args.layers is None else studies.parse_layer_sets(args.layers, "--layers")
+    config = _study_config(args)
     inputs = [args.content, args.style]
     im.check_output_path(args.output, inputs=inputs)
     for path in inputs:  # bad files fail before any model loads
         im.check_min_size(im.read_image(path), MIN_IMAGE_SIDE, name=path)
-    result = gallery.sweep(
+    result = studies.sweep(
         args.content, args.style, ratios=ratios, layer_sets=layer_sets, config=config,
         output=args.output, progress=not args.quiet, log=log,
     )
@@ -697,20 +697,20 @@ def _add_sheet(sub) -> None:
                    help="a trained network (.keras) to apply too; repeat for several")
     p.add_argument("--arbitrary", action="store_true",
                    help="add a row: the photo in each style by the arbitrary-style network (one pass)")
-    _add_gallery_run_options(p, weights=True)
+    _add_study_run_options(p, weights=True)
     p.set_defaults(run=_cmd_sheet)
 
 
 def _cmd_sheet(args: argparse.Namespace, log: Callable[[str], None]) -> int:
-    from tf_style import gallery
     from tf_style import image as im
+    from tf_style import studies
 
-    config = _gallery_config(args)
+    config = _study_config(args)
     inputs = [args.content, *args.styles, *args.models]
     im.check_output_path(args.output, inputs=inputs)
     for path in [args.content, *args.styles]:
         im.check_min_size(im.read_image(path), MIN_IMAGE_SIDE, name=path)
-    result = gallery.sheet(
+    result = studies.sheet(
         args.content, args.styles, models=args.models, arbitrary=args.arbitrary, config=config,
         output=args.output, progress=not args.quiet, log=log,
     )
