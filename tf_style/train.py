@@ -621,7 +621,6 @@ def train(
         log(f"resuming from step {int(step_var.numpy())} ({latest})")
     elif resume:
         log(f"no checkpoint in {out / 'checkpoints'}; starting a new run")
-    optimizer.learning_rate.assign(cfg.learning_rate_at(int(step_var.numpy())))  # a resumed run may change it
 
     description = {
         "format": 1,
@@ -697,7 +696,8 @@ def train(
                     interrupted = True
                     break
                 position_before = total_position()
-                # A variable, not a schedule object: the compiled step does not retrace.
+                # Every step, so a resumed run takes its new rate; a variable, not a schedule
+                # object: the compiled step does not retrace.
                 optimizer.learning_rate.assign(cfg.learning_rate_at(step))
                 terms_t = train_step(next(iterator))
                 step = int(step_var.numpy())
@@ -835,13 +835,11 @@ def load_teacher(teacher: str, style: Union[np.ndarray, Sequence[np.ndarray]], l
     """
     if teacher == ARBITRARY:
         predictor, transformer = arbitrary.load_style_predictor(), arbitrary.load_style_transformer()
-        if isinstance(style, (list, tuple)) and len(style) > 1:
-            vector = tf.constant(arbitrary.style_vector(list(style), blend=blend, predictor=predictor), tf.float32)
-            log("teacher: the arbitrary-style networks with the style images' blended vector")
-        else:
-            one = style[0] if isinstance(style, (list, tuple)) else style
-            vector = tf.constant(arbitrary.predict_style(one, predictor=predictor))
-            log("teacher: the arbitrary-style networks with the style image's vector")
+        styles = list(style) if isinstance(style, (list, tuple)) else [style]
+        # One painting or several: style_vector blends them as stylize --method arbitrary does.
+        vector = tf.constant(arbitrary.style_vector(styles, blend=blend, predictor=predictor), tf.float32)
+        what = "style images' blended vector" if len(styles) > 1 else "style image's vector"
+        log(f"teacher: the arbitrary-style networks with the {what}")
 
         def forward(images):
             vectors = tf.repeat(vector[None], tf.shape(images)[0], axis=0)
