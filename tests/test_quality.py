@@ -154,9 +154,9 @@ SHIPPED_NETWORKS = {"starry_night_mobile": "starry_night", "the_scream_mobile": 
 # Judged on Tuebingen at 512 px by vgg16-hed (bench/eval_networks.py), measured: style distance
 # over the optimizer's / content distance over the painting's: starry_night_mobile 4.2 / 0.854
 # (the 1900-step demo before it: 3.2 / 0.963, a picture that had lost the photo);
-# the_scream_mobile 4.6 / 0.820 (the optimizer's content distance there: 1.02). The bounds leave room for other CPUs' rounding and catch a
+# the_scream_mobile 2.2 / 0.866 (the optimizer's content distance there: 1.02). The bounds leave room for other CPUs' rounding and catch a
 # network that paints the photo away or barely paints it.
-BOUNDS = {"starry_night_mobile": (6.0, 0.92), "the_scream_mobile": (6.5, 0.92)}
+BOUNDS = {"starry_night_mobile": (6.0, 0.92), "the_scream_mobile": (3.5, 0.92)}
 
 
 @pytest.mark.parametrize("network", sorted(SHIPPED_NETWORKS))
