@@ -6,8 +6,10 @@ a tiny saved network) are in ``conftest.py``; the Keras model checks in ``harnes
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
+import sys
 import types
 from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence, Tuple, Union
@@ -17,6 +19,11 @@ from PIL import Image
 
 #: The example pictures shipped with the repository (Tuebingen, The Starry Night, ...).
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "images"
+#: The repository root.
+ROOT = EXAMPLES.parents[1]
+#: The shipped per-style networks, ``models/NAME.keras``, and their paintings,
+#: ``examples/images/PAINTING.jpg`` (models/README.md).
+SHIPPED_NETWORKS = types.MappingProxyType({"starry_night_mobile": "starry_night", "the_scream_mobile": "the_scream"})
 #: What every CLI error line starts with.
 ERROR_PREFIX = "tf-style: error: "
 
@@ -125,6 +132,21 @@ def save_tiny_network(path: Path) -> Path:
 
 
 # --------------------------------------------------------------------------- the command line
+
+
+def load_script(relative: str, name: Optional[str] = None) -> types.ModuleType:
+    """A repository script (``scripts/``, ``bench/``, ``export/``: not a package) as a module.
+
+    Registered in ``sys.modules`` under ``name`` (default: the file's stem) before it runs,
+    because dataclasses look their module up while it loads.
+    """
+    path = ROOT / relative
+    name = name or path.stem
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_cli(argv, capsys) -> Tuple[int, str, str]:

@@ -279,10 +279,7 @@ def test_float_port_is_the_published_picture(images, float_models, onnx_referenc
 @needs_onnx
 def test_converter_reproduces_the_shipped_files(onnx_bytes, tmp_path):
     """scripts/convert_magenta_arbitrary.py gives the shipped bytes (same zlib) or at least the same arrays."""
-    spec = importlib.util.spec_from_file_location("convert_magenta_arbitrary",
-                                                  ROOT / "scripts" / "convert_magenta_arbitrary.py")
-    conv = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(conv)
+    conv = helpers.load_script("scripts/convert_magenta_arbitrary.py")
     for key, name in (("predict", A.PREDICT_FILE), ("transform", A.TRANSFORM_FILE)):
         arrays = conv.convert(onnx_bytes[key])
         out = tmp_path / name

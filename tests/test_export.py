@@ -2,13 +2,12 @@
 
 Tiny networks (mobile, width 0.25) at 16-64 px; exports and conversions take 5-15 s each
 here, so every test that makes one is marked slow. The trained-model tests run on every
-shipped network, ``models/*.keras`` (``TF_STYLE_TRAINED_MODEL`` points them at another one).
+shipped network (``helpers.SHIPPED_NETWORKS``; ``TF_STYLE_TRAINED_MODEL`` points them at another one).
 """
 
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import os
 import shutil
@@ -22,6 +21,7 @@ import pytest
 import tensorflow as tf
 
 from helpers import noise as _images
+from helpers import SHIPPED_NETWORKS, load_script
 from helpers import psnr as _psnr
 from tf_style import export as ex
 from tf_style import image as im
@@ -38,11 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = sorted(
     str(p) for p in (ROOT / "examples" / "images").iterdir() if p.suffix.lower() in (".png", ".jpg")
 )
-# The shipped networks (models/README.md); TF_STYLE_TRAINED_MODEL points the tests at another.
-SHIPPED = ("starry_night_mobile", "the_scream_mobile")
+# TF_STYLE_TRAINED_MODEL points the trained-model tests at another network.
 TRAINED = (
     [Path(os.environ["TF_STYLE_TRAINED_MODEL"])] if os.environ.get("TF_STYLE_TRAINED_MODEL")
-    else [ROOT / "models" / f"{name}.keras" for name in SHIPPED]
+    else [ROOT / "models" / f"{name}.keras" for name in SHIPPED_NETWORKS]
 )
 
 TINY = 0.25
@@ -579,10 +578,7 @@ def test_cli_export_end_to_end(tiny, tiny_keras_file, tmp_path, capsys):
 
 
 def _script(name):
-    spec = importlib.util.spec_from_file_location(f"_export_{name}", ROOT / "export" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f"export/{name}.py", f"_export_{name}")
 
 
 def test_scripts_bad_arguments_exit_2(tmp_path, capsys):
@@ -621,9 +617,7 @@ def test_the_shipped_networks_are_there():
 
 @pytest.fixture(scope="module", params=TRAINED, ids=lambda p: p.stem)
 def trained(request):
-    if not request.param.is_file():
-        pytest.fail(f"{request.param} is missing (test_the_shipped_networks_are_there)")
-    return ex.load_keras_model(request.param)
+    return ex.load_keras_model(request.param)  # a missing file: ModelLoadError naming it
 
 
 @pytest.mark.slow

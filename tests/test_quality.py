@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from helpers import ROOT, SHIPPED_NETWORKS, load_script
 from tf_style import backbones as bb
 from tf_style import image as im
 from tf_style.losses import gram_matrix
@@ -148,14 +149,12 @@ def test_the_default_vgg19_offline_copy_transfers_style_judged_by_another_networ
 
 # --------------------------------------------------------------------------- the shipped networks
 
-ROOT = IMAGES.parents[1]
-# Each shipped per-style network and its painting (models/README.md).
-SHIPPED_NETWORKS = {"starry_night_mobile": "starry_night", "the_scream_mobile": "the_scream"}
 # Judged on Tuebingen at 512 px by vgg16-hed (bench/eval_networks.py), measured: style distance
 # over the optimizer's / content distance over the painting's: starry_night_mobile 4.2 / 0.854
 # (the 1900-step demo before it: 3.2 / 0.963, a picture that had lost the photo);
-# the_scream_mobile 2.2 / 0.866 (the optimizer's content distance there: 1.02). The bounds leave room for other CPUs' rounding and catch a
-# network that paints the photo away or barely paints it.
+# the_scream_mobile 2.2 / 0.866 (the optimizer's content distance there: 1.02). The bounds
+# leave room for other CPUs' rounding and catch a network that paints the photo away or
+# barely paints it.
 BOUNDS = {"starry_night_mobile": (6.0, 0.92), "the_scream_mobile": (3.5, 0.92)}
 
 
@@ -163,16 +162,13 @@ BOUNDS = {"starry_night_mobile": (6.0, 0.92), "the_scream_mobile": (3.5, 0.92)}
 def test_shipped_networks_paint_the_style_and_keep_the_photo(network, capsys):
     """What bench/eval_networks.py reports for the README, checked: near the optimizer's style,
     far closer to the photo than the painting is."""
-    import importlib.util
     import json
 
     painting = IMAGES / f"{SHIPPED_NETWORKS[network]}.jpg"
     pictures = ROOT / "examples" / "out" / "optimizer"
     reference = pictures / f"tubingen__{painting.stem}__512.png"
     assert reference.is_file(), f"{reference}: the optimizer's committed picture is missing"
-    spec = importlib.util.spec_from_file_location("eval_networks", ROOT / "bench" / "eval_networks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("bench/eval_networks.py")
     argv = ["--network", str(ROOT / "models" / f"{network}.keras"), "--painting", str(painting),
             "--photos", CONTENT, "--pictures", str(pictures), "--json"]
     assert module.main(argv) == 0
