@@ -89,6 +89,7 @@ def test_config_defaults_and_cli_help_agree():
     assert f"default {d.architecture}" in helps["architecture"]
     assert f"default {d.backbone}" in helps["backbone"]
     assert f"{d.pooling} (default)" in helps["pooling"] and f"{d.dtype} (default)" in helps["dtype"]
+    assert f"{d.network_dtype} (default)" in helps["network_dtype"]
 
 
 @pytest.mark.parametrize(
@@ -370,6 +371,39 @@ def test_keras_round_trip_is_exact(tiny_run):
     np.testing.assert_array_equal(stylizer.model(x).numpy(), rebuilt(x).numpy())
     np.testing.assert_allclose(stylizer(x), rebuilt(x).numpy(), atol=1e-3)
     assert stylizer.model.architecture == "mobile" and stylizer.model.width == 0.25
+
+
+def test_bfloat16_network_trains_and_saves_a_float32_network_that_resumes_in_float32(tmp_path, tiny, data):
+    out = tmp_path / "run"
+    r = train(_painting(), data, out, backbone=tiny, steps=12, checkpoint_every=6, seed=3,
+              network_dtype="bfloat16", **TINY)
+    totals = [h["total"] for h in r.history]
+    assert np.mean(totals[-4:]) < 0.9 * np.mean(totals[:4]), totals
+    model = load_stylizer(out / "model.keras").model
+    assert {layer.compute_dtype for layer in model.layers if layer.weights} == {"float32"}
+    # The saved float32 network holds the trained weights: a bfloat16 network with them paints
+    # the same picture to within bfloat16's rounding.
+    from tf_style.networks import StyleTransformer
+    from tf_style.precision import dtype_policy
+
+    with dtype_policy("bfloat16"):
+        low = StyleTransformer("mobile", 0.25)
+    tf.train.Checkpoint(model=low).restore(r.checkpoint).expect_partial()
+    assert any(layer.compute_dtype == "bfloat16" for layer in low.layers if layer.weights)
+    x = np.random.default_rng(0).uniform(0, 255, (1, 24, 24, 3)).astype(np.float32)
+    diff = np.abs(low(x).numpy() - model(x).numpy())
+    assert 0 < diff.mean() < 4, diff.mean()
+    # The checkpoint does not depend on the precision: the run goes on in float32.
+    more = train(_painting(), data, out, backbone=tiny, resume=True, steps=14, network_dtype="float32")
+    assert more.start_step == 12 and more.step == 14
+    assert json.loads((out / "run.json").read_text())["config"]["network_dtype"] == "float32"
+
+
+def test_network_dtype_is_checked_with_its_name():
+    with pytest.raises(OptionError, match=r"^network_dtype: expected auto, float32 or bfloat16, got 'float16'"):
+        TrainConfig(network_dtype="float16")
+    with pytest.raises(OptionError, match=r"^network_dtype: per-style networks only .*'bfloat16'"):
+        TrainConfig(architecture="arbitrary", network_dtype="bfloat16")
 
 
 def test_broken_data_is_skipped_and_counted(tmp_path, tiny):

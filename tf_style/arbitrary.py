@@ -44,7 +44,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import os
@@ -66,6 +65,7 @@ from tf_style.config import (
 )
 from tf_style.errors import ImageSizeError, ModelLoadError, OptionError, WeightsNotFoundError
 from tf_style.image import sha256_file
+from tf_style.precision import dtype_policy
 
 __all__ = [
     "ASSET_DIR",
@@ -396,17 +396,6 @@ def _check_dtype(dtype: Any, quant: Optional[QuantParams]) -> str:
     return dtype
 
 
-@contextlib.contextmanager
-def _dtype_policy(dtype: str):
-    """Layers built inside compute in ``dtype`` (Keras' mixed policy for bfloat16)."""
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_bfloat16" if dtype == "bfloat16" else "float32")
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
-
-
 def build_style_predictor(*, activation_quant: Optional[QuantParams] = None,
                           dtype: str = "float32") -> keras.Model:
     """The style predictor, randomly initialised: RGB in [0, 255] (N, H, W, 3) -> (N, 100).
@@ -420,7 +409,7 @@ def build_style_predictor(*, activation_quant: Optional[QuantParams] = None,
     >>> model.output_shape  # doctest: +SKIP
     (None, 100)
     """
-    with _dtype_policy(_check_dtype(dtype, activation_quant)):
+    with dtype_policy(_check_dtype(dtype, activation_quant)):
         return _build_style_predictor(_Quantizer(activation_quant))
 
 
@@ -471,7 +460,7 @@ def build_style_transformer(*, activation_quant: Optional[QuantParams] = None,
     >>> [t.shape for t in model.inputs]  # doctest: +SKIP
     [(None, None, None, 3), (None, 100)]
     """
-    with _dtype_policy(_check_dtype(dtype, activation_quant)):
+    with dtype_policy(_check_dtype(dtype, activation_quant)):
         return _build_style_transformer(_Quantizer(activation_quant), epsilon)
 
 

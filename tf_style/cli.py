@@ -420,6 +420,9 @@ def _add_train(sub) -> None:
     p.add_argument("--pooling", default=None, help=f"{_one_of(POOLINGS, T.pooling)}: the loss network's pooling")
     p.add_argument("--dtype", default=None,
                    help=f"{_one_of(DTYPE_OPTIONS, T.dtype)}: the loss network's convolutions")
+    p.add_argument("--network-dtype", default=None,
+                   help=f"{_one_of(DTYPE_OPTIONS, T.network_dtype)}: the trained network's convolutions "
+                   "(mixed precision; model.keras is float32 either way); not for " + ARBITRARY)
     p.add_argument("--checkpoint-every", type=_int, default=None, metavar="K",
                    help=f"(default {T.checkpoint_every})")
     p.add_argument("--sample-every", type=_int, default=None, metavar="K",
@@ -438,7 +441,7 @@ def _add_train(sub) -> None:
 _TRAIN_OPTIONS = (
     "size", "batch", "steps", "learning_rate", "final_learning_rate", "content_weight", "style_weight", "tv_weight",
     "content_layers", "style_layers", "style_loss", "style_size", "architecture", "width", "train_predictor",
-    "predictor_size", "teacher", "teacher_weight", "backbone", "pooling", "dtype", "checkpoint_every",
+    "predictor_size", "teacher", "teacher_weight", "backbone", "pooling", "dtype", "network_dtype", "checkpoint_every",
     "sample_every", "log_every", "seed",
 )
 

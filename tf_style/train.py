@@ -81,6 +81,7 @@ from tf_style.errors import (
 )
 from tf_style.criterion import StyleTargets, build_criterion
 from tf_style.losses import PerceptualLoss, finite_terms
+from tf_style.precision import dtype_policy
 from tf_style.progress import ProgressBar
 
 __all__ = [
@@ -867,14 +868,16 @@ class _StyleJob(_Job):
     def __init__(self, cfg: TrainConfig, backbone: bb.Backbone, loss: PerceptualLoss,
                  style_grams: Mapping[str, tf.Tensor],
                  teacher: Optional[Callable[[tf.Tensor], tf.Tensor]] = None) -> None:
-        self.model = networks.StyleTransformer(cfg.architecture, cfg.width, seed=cfg.seed)
+        self.network_dtype = bb.resolve_dtype(cfg.network_dtype)
+        with dtype_policy(self.network_dtype):
+            self.model = networks.StyleTransformer(cfg.architecture, cfg.width, seed=cfg.seed)
         self.backbone, self.criterion, self.style_grams = backbone, loss, style_grams
         self.teacher = teacher if cfg.teacher_weight > 0 else None
         self.teacher_weight = cfg.teacher_weight
         # Pure distillation needs no loss network: skip its passes.
         self.perceptual = bool(cfg.content_weight or cfg.style_weight)
         self.what = f"a {cfg.architecture!r} network of width {cfg.width:g}"
-        self.description = f"{cfg.architecture} (width {cfg.width:g})" + \
+        self.description = f"{cfg.architecture} (width {cfg.width:g}, {self.network_dtype})" + \
             (f", distilled from {cfg.teacher} (weight {cfg.teacher_weight:g})" if self.teacher else "")
         self.objects = {"model": self.model}
         self.variables = self.model.trainable_variables
@@ -904,7 +907,13 @@ class _StyleJob(_Job):
         return np.asarray(self.model(sample[None], training=False))[0]
 
     def final_model(self) -> keras.Model:
-        return self.model
+        if self.network_dtype == "float32":
+            return self.model
+        # The saved network computes in float32 whatever it trained in (exports expect it).
+        with dtype_policy("float32"):
+            model = networks.StyleTransformer.from_config(self.model.get_config())
+        model.set_weights(self.model.get_weights())
+        return model
 
 
 class _ArbitraryJob(_Job):
