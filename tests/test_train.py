@@ -663,6 +663,41 @@ def test_teacher_options_are_checked_with_their_names(tmp_path):
     assert pure.teacher_weight == 10.0 and TrainConfig.from_dict(pure.to_dict()) == pure
 
 
+def test_init_starts_a_new_run_from_a_trained_network(tiny_run, tmp_path, tiny, data):
+    out, first = tiny_run
+    trained = load_stylizer(out / "model.keras").model
+    run = tmp_path / "fine"
+    # steps=1 with learning rate ~0: the new run's network is the trained one, not a fresh one.
+    r = train(_painting(), data, run, backbone=tiny, steps=1, learning_rate=1e-12, init=str(out / "model.keras"),
+              **TINY)
+    tuned = load_stylizer(r.model_path).model
+    for a, b in zip(_weights(trained), _weights(tuned)):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    fresh = load_stylizer(train(_painting(), data, tmp_path / "fresh", backbone=tiny, steps=1, learning_rate=1e-12,
+                                **TINY).model_path).model
+    assert max(np.abs(a - b).max() for a, b in zip(_weights(trained), _weights(fresh))) > 1e-3
+    # Resuming reads the checkpoint, not the file it started from.
+    more = train(_painting(), data, run, backbone=tiny, resume=True, steps=2, init=str(tmp_path / "gone.keras"))
+    assert more.start_step == 1
+
+
+def test_bad_init_is_refused_before_anything_is_written(tiny_run, tmp_path, tiny, data, capsys, tiny_cli):
+    out, _ = tiny_run
+    with pytest.raises(OptionError, match=r"^init: expected a trained network's \.keras file, got 'x\.h5'"):
+        TrainConfig(init="x.h5")
+    with pytest.raises(OptionError, match=r"^init: .*architecture 'mobile'; this run trains architecture 'johnson'"):
+        train(_painting(), data, tmp_path / "a", backbone=tiny, init=str(out / "model.keras"),
+              **{**TINY, "architecture": "johnson"})
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"not a zip")
+    Image.fromarray(_painting()).save(tmp_path / "s.png")
+    rc, _, err = helpers.run_cli(["train", "--style", tmp_path / "s.png", "--data", data, "--out", tmp_path / "b",
+                                  "--init", broken, "--architecture", "mobile", "--backbone", "vgg16-hed"], capsys)
+    assert rc == 2, err
+    helpers.one_error_line(err, [r"init: .*broken\.keras is not a readable \.keras network"])
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
 def test_distillation_learns_the_teachers_pictures(tmp_path, tiny, data):
     """A mobile network distilled from a trained one (no loss network at all) comes close to
     the teacher's pictures; a missing or wrong teacher file is a ModelLoadError naming it."""

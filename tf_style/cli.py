@@ -416,6 +416,9 @@ def _add_train(sub) -> None:
     p.add_argument("--teacher-weight", type=_float, default=None, metavar="W",
                    help="weight of the teacher term, the mean squared pixel difference on a 0..1 scale "
                    f"(default {T.teacher_weight:g}); 0 turns the teacher off (e.g. on --resume)")
+    p.add_argument("--init", default=None, metavar="MODEL.keras",
+                   help="start a new run from this trained network's weights (same architecture and width; "
+                   "fine-tuning; Adam starts afresh); ignored when resuming from a checkpoint")
     p.add_argument("--backbone", default=None, help=f"{', '.join(BACKBONES)} (default {T.backbone})")
     p.add_argument("--pooling", default=None, help=f"{_one_of(POOLINGS, T.pooling)}: the loss network's pooling")
     p.add_argument("--dtype", default=None,
@@ -441,7 +444,7 @@ def _add_train(sub) -> None:
 _TRAIN_OPTIONS = (
     "size", "batch", "steps", "learning_rate", "final_learning_rate", "content_weight", "style_weight", "tv_weight",
     "content_layers", "style_layers", "style_loss", "style_size", "architecture", "width", "train_predictor",
-    "predictor_size", "teacher", "teacher_weight", "backbone", "pooling", "dtype", "network_dtype", "checkpoint_every",
+    "predictor_size", "teacher", "teacher_weight", "init", "backbone", "pooling", "dtype", "network_dtype", "checkpoint_every",
     "sample_every", "log_every", "seed",
 )
 

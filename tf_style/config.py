@@ -589,6 +589,11 @@ class TrainConfig(_Blended, _Options):
     #: Weight of the teacher term: the mean squared difference from the teacher's picture,
     #: pixels in [0, 1].
     teacher_weight: float = TEACHER_WEIGHT
+    #: A trained per-style ``.keras`` network (a run's ``model.keras``, a shipped one) whose
+    #: weights start a new run instead of random ones: fine-tuning, or going on from a network
+    #: whose checkpoint was not kept (Adam starts afresh). Same architecture and width; not
+    #: read when the run resumes from a checkpoint.
+    init: Optional[str] = None
     checkpoint_every: int = 500
     sample_every: int = 500
     log_every: int = 50
@@ -626,6 +631,13 @@ class TrainConfig(_Blended, _Options):
                 raise OptionError(f"teacher: expected {ARBITRARY!r} or a .keras file, got {self.teacher!r}")
             if self.architecture == ARBITRARY:
                 raise OptionError(f"teacher: distills into a per-style network, not architecture {ARBITRARY!r}")
+        if self.init is not None:
+            if not isinstance(self.init, (str, os.PathLike)) or not os.fspath(self.init).endswith(".keras"):
+                raise OptionError(f"init: expected a trained network's .keras file, got {self.init!r}")
+            self._set("init", os.fspath(self.init))
+            if self.architecture == ARBITRARY:
+                raise OptionError(f"init: starts a per-style network, not architecture {ARBITRARY!r} "
+                                  f"(it starts from the shipped networks), got {self.init!r}")
         distilled = self.teacher is not None and self.teacher_weight > 0
         if self.content_weight == 0 and self.style_weight == 0 and not distilled:
             raise OptionError("content_weight and style_weight: at least one must be > 0 (or a teacher with "

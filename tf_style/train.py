@@ -584,6 +584,9 @@ def train(
     if cfg.teacher is not None and cfg.teacher_weight > 0:
         teacher = load_teacher(cfg.teacher, [im.to_array(img) for img in style_imgs], log, blend=blend)
 
+    # Read before the run folder is written: a bad file leaves nothing behind.
+    init = _init_network(cfg, log) if cfg.init is not None and latest is None else None
+
     pinned = saved.get("backbone") if (latest is not None and saved) else None
     backbone, loss = _criterion(cfg, backbone, pinned, log)
     style_side = cfg.style_size or cfg.size
@@ -620,8 +623,11 @@ def train(
                 f"architecture: cannot resume from {latest}: it does not match {job.what} ({text})"
             ) from None
         log(f"resuming from step {int(step_var.numpy())} ({latest})")
-    elif resume:
-        log(f"no checkpoint in {out / 'checkpoints'}; starting a new run")
+    else:
+        if resume:
+            log(f"no checkpoint in {out / 'checkpoints'}; starting a new run")
+        if init is not None:
+            job.model.set_weights(init.get_weights())
 
     description = {
         "format": 1,
@@ -846,19 +852,40 @@ def load_teacher(teacher: str, style: Union[np.ndarray, Sequence[np.ndarray]], l
             vectors = tf.repeat(vector[None], tf.shape(images)[0], axis=0)
             return tf.cast(transformer([images, vectors], training=False), tf.float32)
         return forward
-    path = Path(teacher)
-    if not path.is_file():
-        raise ModelLoadError(f"teacher: {teacher} does not exist or is not a file")
-    try:
-        model = runtime.load_keras(path)  # safe mode: a teacher holding code is refused
-    except ModelLoadError as err:
-        raise ModelLoadError(f"teacher: {teacher} is not a readable .keras network ({err})") from None
-    if not isinstance(model, networks.StyleTransformer):
-        raise ModelLoadError(f"teacher: {teacher} is not a per-style network from tf-style train "
-                             f"(got {type(model).__name__})")
+    model = load_network(teacher, "teacher")
     log(f"teacher: {teacher} ({model.architecture}, width {model.width:g})")
     model.trainable = False
     return lambda images: tf.cast(model(images, training=False), tf.float32)
+
+
+def load_network(path: Union[str, os.PathLike], option: str) -> networks.StyleTransformer:
+    """The per-style network in the ``.keras`` file ``path`` (safe mode), for the option ``option``.
+
+    Raises:
+        ModelLoadError: the file is missing, unreadable or not a per-style network; the
+            message starts with ``option``.
+    """
+    if not Path(path).is_file():
+        raise ModelLoadError(f"{option}: {os.fspath(path)} does not exist or is not a file")
+    try:
+        model = runtime.load_keras(Path(path))  # safe mode: a file holding code is refused
+    except ModelLoadError as err:
+        raise ModelLoadError(f"{option}: {os.fspath(path)} is not a readable .keras network ({err})") from None
+    if not isinstance(model, networks.StyleTransformer):
+        raise ModelLoadError(f"{option}: {os.fspath(path)} is not a per-style network from tf-style train "
+                             f"(got {type(model).__name__})")
+    return model
+
+
+def _init_network(cfg: TrainConfig, log: Log) -> networks.StyleTransformer:
+    """The network ``cfg.init`` names, checked against the run's architecture and width."""
+    source = load_network(cfg.init, "init")
+    for field in ("architecture", "width"):
+        if getattr(source, field) != getattr(cfg, field):
+            raise OptionError(f"init: {cfg.init} is a network of {field} {getattr(source, field)!r}; this run "
+                              f"trains {field} {getattr(cfg, field)!r}")
+    log(f"init: starting from the weights of {cfg.init}")
+    return source
 
 
 class _StyleJob(_Job):
