@@ -16,6 +16,8 @@ from helpers import noise as _images
 from tf_style.errors import OptionError
 from tf_style.networks import (
     ARCHITECTURES,
+    BORDER,
+    MIN_SIZE,
     PADDINGS,
     CropToInput,
     InstanceNorm,
@@ -74,10 +76,26 @@ def test_crop_is_aligned_with_input():
     # A network whose output ignored the style (identity-like) must give back the photo
     # where it was: check the pad/crop pair on its own, for both margins.
     x = tf.constant(_images((1, 17, 23, 3)))
-    for margin in (0, 8):
+    for margin in (0, 8, BORDER):
         padded = PadToMultiple(4, margin)(x)
         assert padded.shape[1] % 4 == 0 and padded.shape[2] % 4 == 0
         np.testing.assert_array_equal(CropToInput(margin)([padded, x]).numpy(), x.numpy())
+
+
+@pytest.mark.parametrize("shape", [(1, MIN_SIZE, MIN_SIZE, 3), (1, 17, 45, 3), (1, 64, 64, 3)])
+def test_wide_margin_pads_the_smallest_picture_alike_at_known_and_unknown_sizes(shape):
+    # BORDER is wider than a MIN_SIZE picture can reflect in one pad; the layer pads in
+    # steps, and a SavedModel or TFLite graph with an unknown size must see the same margin.
+    x = tf.constant(_images(shape))
+    layer = PadToMultiple(4, BORDER)
+    known = layer(x).numpy()
+    unknown = tf.function(layer, input_signature=[tf.TensorSpec([None, None, None, 3])])(x).numpy()
+    h, w = shape[1:3]
+    assert known.shape == (1, h + 2 * BORDER + (-h) % 4, w + 2 * BORDER + (-w) % 4, 3)
+    np.testing.assert_array_equal(unknown, known)
+    # Reflection: the row above the picture mirrors its second row, the margin holds no zeros.
+    np.testing.assert_array_equal(known[0, BORDER - 1, BORDER:BORDER + w], x.numpy()[0, 1])
+    assert (known != 0).all() == (x.numpy() != 0).all()
 
 
 # --------------------------------------------------------------------------- range
@@ -182,7 +200,8 @@ def test_mobile_is_far_smaller_and_cheaper():
     johnson, mobile = build_transformer("johnson"), build_transformer("mobile")
     assert mobile.count_params() < 100_000
     assert mobile.count_params() < johnson.count_params() / 10
-    assert count_flops(mobile, 64, 64) < count_flops(johnson, 64, 64) / 10
+    # At a photo's size: on a tiny picture mobile's fixed BORDER margin would dominate.
+    assert count_flops(mobile, 512, 512) < count_flops(johnson, 512, 512) / 10
 
 
 def test_width_scales_channels():
@@ -202,7 +221,8 @@ def test_count_flops_matches_hand_count():
 def test_count_flops_counts_border_margin():
     same = count_flops(build_transformer("mobile", padding="same"), 64, 64)
     border = count_flops(build_transformer("mobile", padding="border"), 64, 64)
-    assert border == pytest.approx(same * (80 * 80) / (64 * 64), rel=0.01)
+    side = 64 + 2 * BORDER
+    assert border == pytest.approx(same * side * side / (64 * 64), rel=0.01)
 
 
 # --------------------------------------------------------------------------- training
