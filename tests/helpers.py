@@ -23,7 +23,10 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "images"
 ROOT = EXAMPLES.parents[1]
 #: The shipped per-style networks, ``models/NAME.keras``, and their paintings,
 #: ``examples/images/PAINTING.jpg`` (models/README.md).
-SHIPPED_NETWORKS = types.MappingProxyType({"starry_night_mobile": "starry_night", "the_scream_mobile": "the_scream"})
+SHIPPED_NETWORKS = types.MappingProxyType({
+    "starry_night_mobile": "starry_night", "the_scream_mobile": "the_scream",
+    "starry_night_johnson": "starry_night", "the_scream_johnson": "the_scream",
+})
 #: What every CLI error line starts with.
 ERROR_PREFIX = "tf-style: error: "
 

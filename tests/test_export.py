@@ -53,8 +53,14 @@ PSNR_FLOOR_TINY = {"none": 60.0, "float16": 50.0, "dynamic": 35.0, "int8": 20.0}
 # The shipped networks at 384 px, measured (worst of the six example photos; none, float16,
 # dynamic, int8): starry_night_mobile (3100 steps on the corpus) 92.5, 74.9, 38.3, 23.8;
 # the_scream_mobile (3600 steps) 96.5, 78.1, 46.2, 28.4. The earlier 1900-step demo measured
-# 88.9, 70.8, 38.0, 19.5. Re-measure when a model is retrained.
-PSNR_FLOOR_TRAINED = {"none": 60.0, "float16": 50.0, "dynamic": 34.0, "int8": 20.0}
+# 88.9, 70.8, 38.0, 19.5. The johnson networks (3000 steps): starry_night_johnson 95.1, 80.9,
+# 36.3, 13.6; the_scream_johnson 94.9, 81.5, 35.6, 17.9: full-integer int8 does not keep a
+# full-width network's picture (why is not investigated yet); its floor says so and the
+# README sends johnson users to float16 or dynamic. Re-measure when a model is retrained.
+PSNR_FLOOR_TRAINED = {
+    "mobile": {"none": 60.0, "float16": 50.0, "dynamic": 34.0, "int8": 20.0},
+    "johnson": {"none": 60.0, "float16": 50.0, "dynamic": 34.0, "int8": 12.0},
+}
 
 
 def _photos(size):
@@ -631,10 +637,10 @@ def test_trained_saved_model_matches_keras(trained, tmp_path):
 @pytest.mark.parametrize("quantization", ex.QUANTIZATIONS)
 def test_trained_tflite_psnr_at_384(trained, tmp_path, quantization):
     flatbuffer = ex.convert_tflite(trained, quantization, 384, PHOTOS)
-    if quantization == "float16":
-        assert len(flatbuffer) < 1_000_000
+    if quantization == "float16":  # 2 bytes a weight (float32 would be 4) and the graph
+        assert len(flatbuffer) < 2.2 * trained.count_params() + 100_000, len(flatbuffer)
     assert set(ex.tflite_ops(flatbuffer)) <= _builtin_names()
     runner = ex.load_tflite_runner(ex.save_tflite(flatbuffer, tmp_path / "m.tflite"))
     photos = _photos(384)
     worst = min(_psnr(g, w) for g, w in zip(runner(photos), trained(photos).numpy()))
-    assert worst > PSNR_FLOOR_TRAINED[quantization], f"{quantization}: {worst:.1f} dB"
+    assert worst > PSNR_FLOOR_TRAINED[trained.architecture][quantization], f"{quantization}: {worst:.1f} dB"
