@@ -576,9 +576,11 @@ class TrainConfig(_Blended, _Options):
     dtype: str = "auto"
     #: The trained network's layers, per-style networks only: ``float32``, ``bfloat16``
     #: (Keras' mixed policy: float32 weights, bfloat16 convolutions, float32 norms statistics
-    #: and output) or ``auto``. The saved ``model.keras`` is float32 either way. A johnson
-    #: network's step (forward and backward, batch 4, 256 px) was 1.6x faster in bfloat16 on
-    #: a Zen 4. float32 by default: the shipped networks were trained so.
+    #: and output) or ``auto``. The saved ``model.keras`` is float32 either way. On a Zen 4
+    #: (AVX512_BF16, no AMX) a johnson network's own forward and backward pass (batch 4,
+    #: 256 px) was 1.65x faster in bfloat16 and the whole training step 1.22x; a mobile step
+    #: gained nothing (bench/bench_train_step.py). float32 by default: the mobile networks
+    #: were trained so; the shipped johnson networks in bfloat16.
     network_dtype: str = "float32"
     #: The style term: ``gram``, ``meancov`` or ``sliced`` (``tf_style.losses``).
     style_loss: str = "gram"
