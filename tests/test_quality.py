@@ -186,11 +186,10 @@ def test_shipped_networks_paint_the_style_and_keep_the_photo(network, capsys):
 def test_shipped_border_networks_paint_no_edge_stripe(network):
     """A ``border`` network's edge pixels are what they would be if the photo went on: the
     margin is wider than what it learnt about its zero-padded edge (networks.BORDER)."""
-    import keras
-
     from tf_style import networks
+    from tf_style.runtime import load_keras_model
 
-    model = keras.models.load_model(ROOT / "models" / f"{network}.keras", safe_mode=True, compile=False)
+    model = load_keras_model(ROOT / "models" / f"{network}.keras")
     assert model.padding == "border"
     photo = im.read_image(CONTENT)
     x = im.to_array(photo.resize((512, 512 * photo.height // photo.width)))
