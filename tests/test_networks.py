@@ -147,7 +147,7 @@ def test_default_padding_depends_on_architecture():
 
 def test_layers_config_round_trip():
     for layer in (ReflectionPad2D(((1, 2), (3, 0))), InstanceNorm(epsilon=1e-3, center=False),
-                  PadToMultiple(8, 2), CropToInput(4), Upsample2x()):
+                  PadToMultiple(8, 2), CropToInput(4), Upsample2x(), Upsample2x("bilinear")):
         config = keras.saving.serialize_keras_object(layer)
         clone = keras.saving.deserialize_keras_object(config)
         assert type(clone) is type(layer)
@@ -180,6 +180,34 @@ def test_upsample_is_nearest_neighbour():
     x = _images((1, 3, 5, 2))
     expected = np.repeat(np.repeat(x, 2, axis=1), 2, axis=2)
     np.testing.assert_array_equal(Upsample2x()(x).numpy(), expected)
+    np.testing.assert_array_equal(Upsample2x("nearest")(x).numpy(), expected)
+
+
+def test_bilinear_upsample_interpolates_at_half_pixel_centres():
+    # One row 0, 4, 8: outputs sit at x = 0.25, 0.75, ... of the input grid, edges clamped.
+    x = np.array([0.0, 4.0, 8.0], "float32").reshape(1, 1, 3, 1)
+    y = Upsample2x("bilinear")(x).numpy()
+    np.testing.assert_allclose(y[0, 0, :, 0], [0, 1, 3, 5, 7, 8])
+    np.testing.assert_allclose(y[0, 1, :, 0], y[0, 0, :, 0])
+
+
+def test_networks_upsample_bilinearly_by_default_and_old_files_load_nearest(tmp_path):
+    net = StyleTransformer("mobile", TINY, seed=3)
+    assert net.upsample == "bilinear"
+    assert {l.method for l in net.layers if isinstance(l, Upsample2x)} == {"bilinear"}
+    nearest = StyleTransformer("mobile", TINY, upsample="nearest", seed=3)
+    photo = _images((1, 24, 20, 3))
+    # Same weights (the resize has none), another picture.
+    assert len(nearest.get_weights()) == len(net.get_weights())
+    assert np.abs(np.asarray(net(photo)) - np.asarray(nearest(photo))).max() > 0.5
+    # A file written before the option existed has no "upsample": it was nearest.
+    config = net.get_config()
+    del config["upsample"]
+    assert StyleTransformer.from_config(config).upsample == "nearest"
+    nearest.save(tmp_path / "n.keras")
+    loaded = keras.saving.load_model(tmp_path / "n.keras", safe_mode=True)
+    assert loaded.upsample == "nearest"
+    np.testing.assert_allclose(np.asarray(loaded(photo)), np.asarray(nearest(photo)), atol=1e-4)
 
 
 def test_no_transposed_convolutions():
@@ -309,6 +337,7 @@ def test_blend_rejects_shape_mismatch():
         ({"width": float("nan")}, r"width=nan"),
         ({"width": "1"}, r"width='1'"),
         ({"padding": "zeros"}, r"padding='zeros'"),
+        ({"upsample": "bicubic"}, r"upsample='bicubic' is not one of bilinear, nearest"),
         ({"seed": -1}, r"seed=-1"),
         ({"seed": 1.5}, r"seed=1\.5"),
     ],
@@ -345,18 +374,19 @@ def _to_tflite(model, shape, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "arch, padding, shape",
+    "arch, padding, upsample, shape",
     [
-        ("johnson", None, [1, 64, 64, 3]),
-        ("mobile", None, [1, 64, 64, 3]),
-        ("mobile", "border", [1, 50, 62, 3]),
-        ("mobile", "same", [1, None, None, 3]),
+        ("johnson", None, None, [1, 64, 64, 3]),
+        ("mobile", None, None, [1, 64, 64, 3]),
+        ("mobile", "border", "nearest", [1, 50, 62, 3]),
+        ("mobile", "same", None, [1, None, None, 3]),
+        ("mobile", None, "nearest", [1, None, None, 3]),
     ],
 )
-def test_converts_to_tflite_builtins(tmp_path, arch, padding, shape):
+def test_converts_to_tflite_builtins(tmp_path, arch, padding, upsample, shape):
     from ai_edge_litert.interpreter import Interpreter
 
-    model = StyleTransformer(arch, padding=padding, seed=0)
+    model = StyleTransformer(arch, padding=padding, upsample=upsample, seed=0)
     flatbuffer = _to_tflite(model, shape, tmp_path)
     interpreter = Interpreter(model_content=flatbuffer, num_threads=2)
     run_shape = [1, 37, 45, 3] if None in shape else shape
@@ -366,7 +396,8 @@ def test_converts_to_tflite_builtins(tmp_path, arch, padding, shape):
     interpreter.allocate_tensors()
     op_names = {op["op_name"] for op in interpreter._get_ops_details()}
     assert not [name for name in op_names if name.startswith("Flex") or name == "CUSTOM"]
-    assert "MIRROR_PAD" in op_names and "RESIZE_NEAREST_NEIGHBOR" in op_names
+    resize = "RESIZE_NEAREST_NEIGHBOR" if upsample == "nearest" else "RESIZE_BILINEAR"
+    assert "MIRROR_PAD" in op_names and resize in op_names
 
     x = _images(run_shape)
     interpreter.set_tensor(inp, x)

@@ -445,6 +445,11 @@ def test_cli_bad_option_names_the_flag(tmp_path, capsys, data):
                    "--final-lr", "0"])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "--final-learning-rate: expected a finite number > 0, got 0.0" in err
+    rc = cli.main(["train", "--style", "s.png", "--data", str(data), "--out", str(tmp_path / "r"),
+                   "--upsample", "bilinar"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "--upsample: expected one of bilinear, nearest, got 'bilinar'" in err
+    assert "did you mean 'bilinear'" in err
     assert not (tmp_path / "r").exists()
 
 
@@ -679,6 +684,40 @@ def test_init_starts_a_new_run_from_a_trained_network(tiny_run, tmp_path, tiny, 
     # Resuming reads the checkpoint, not the file it started from.
     more = train(_painting(), data, run, backbone=tiny, resume=True, steps=2, init=str(tmp_path / "gone.keras"))
     assert more.start_step == 1
+
+
+def test_upsample_option_is_checked_recorded_and_kept_on_resume(tiny_run, tiny, data):
+    assert TrainConfig().upsample == "bilinear" and TrainConfig(upsample="nearest").upsample == "nearest"
+    with pytest.raises(OptionError, match=r"^upsample: expected one of bilinear, nearest, got 'bicubic'"):
+        TrainConfig(upsample="bicubic")
+    with pytest.raises(OptionError, match=r"^upsample: per-style networks only \(architecture 'arbitrary'"):
+        TrainConfig(architecture="arbitrary", upsample="nearest")
+    assert TrainConfig(architecture="arbitrary").upsample is None
+    # run.json of a run from before the option: its network upsampled nearest.
+    old = TrainConfig().to_dict()
+    del old["upsample"]
+    assert TrainConfig.from_dict(old).upsample == "nearest"
+    out, _ = tiny_run  # trained with the default
+    assert json.loads((out / "run.json").read_text())["config"]["upsample"] == "bilinear"
+    assert load_stylizer(out / "model.keras").model.upsample == "bilinear"
+    with pytest.raises(OptionError, match=r"^upsample: the run in .* was trained with upsample 'bilinear'; "
+                                          r"resuming needs the same, got 'nearest'"):
+        train(_painting(), data, out, backbone=tiny, resume=True, upsample="nearest")
+
+
+def test_init_from_a_nearest_network_trains_it_bilinear(tmp_path, tiny, data):
+    from tf_style.networks import StyleTransformer
+
+    old = StyleTransformer("mobile", 0.25, upsample="nearest", seed=5)
+    old.save(tmp_path / "old.keras")
+    lines = []
+    r = train(_painting(), data, tmp_path / "run", backbone=tiny, steps=1, learning_rate=1e-12,
+              init=str(tmp_path / "old.keras"), log=lines.append, **TINY)
+    tuned = load_stylizer(r.model_path).model
+    assert tuned.upsample == "bilinear"
+    for a, b in zip(_weights(old), _weights(tuned)):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert any("it upsampled nearest; this run bilinear" in line for line in lines), lines
 
 
 def test_bad_init_is_refused_before_anything_is_written(tiny_run, tmp_path, tiny, data, capsys, tiny_cli):

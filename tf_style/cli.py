@@ -17,7 +17,9 @@ from typing import Callable, Dict, List, Optional, Sequence
 from tf_style.config import (
     DEFAULT_MAX_DECODE_PIXELS,
     DEFAULT_TFLITE_SIDE,
+    DEFAULT_UPSAMPLE,
     MIN_IMAGE_SIDE,
+    NETWORK_UPSAMPLES,
     QUANTIZATIONS,
     SWEEP_RATIOS,
 )
@@ -405,6 +407,9 @@ def _add_train(sub) -> None:
                         f"(default {T.architecture})")
     p.add_argument("--width", type=_float, default=None,
                    help=f"channel multiplier (default {T.width:g}); not for {ARBITRARY}")
+    p.add_argument("--upsample", default=None,
+                   help=f"{_one_of(NETWORK_UPSAMPLES, DEFAULT_UPSAMPLE)}: how the network's decoder upsamples; "
+                   f"not for {ARBITRARY}")
     p.add_argument("--train-predictor", action="store_true", default=None,
                    help=f"{ARBITRARY} only: train the style predictor too (default: only the transformer)")
     p.add_argument("--predictor-size", type=_int, default=None,
@@ -443,8 +448,8 @@ def _add_train(sub) -> None:
 
 _TRAIN_OPTIONS = (
     "size", "batch", "steps", "learning_rate", "final_learning_rate", "content_weight", "style_weight", "tv_weight",
-    "content_layers", "style_layers", "style_loss", "style_size", "architecture", "width", "train_predictor",
-    "predictor_size", "teacher", "teacher_weight", "init", "backbone", "pooling", "dtype", "network_dtype", "checkpoint_every",
+    "content_layers", "style_layers", "style_loss", "style_size", "architecture", "width", "upsample",
+    "train_predictor", "predictor_size", "teacher", "teacher_weight", "init", "backbone", "pooling", "dtype", "network_dtype", "checkpoint_every",
     "sample_every", "log_every", "seed",
 )
 

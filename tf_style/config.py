@@ -50,6 +50,14 @@ NETWORK_ARCHITECTURES = ("johnson", "mobile")
 #: (``tf_style.arbitrary``) instead of training a per-style network.
 ARBITRARY = "arbitrary"
 TRAIN_ARCHITECTURES = NETWORK_ARCHITECTURES + (ARBITRARY,)
+#: How a per-style network doubles its resolution before each decoder conv.
+NETWORK_UPSAMPLES = ("bilinear", "nearest")
+#: New networks upsample bilinearly. With nearest-neighbour copies the 3x3 conv after each
+#: 2x resize sees each value in 2x2 blocks and an undertrained network paints a fixed 4-px
+#: lattice into flat areas: starry_night_johnson (3000 steps, nearest) had 13.1% of a sky
+#: patch's texture energy on that lattice, and 1.9% with the same weights run bilinearly
+#: (bench/lattice.py, Tuebingen at 512 px). Files saved before the option upsample nearest.
+DEFAULT_UPSAMPLE = "bilinear"
 #: Weight of the distillation term (``TrainConfig.teacher_weight``): its mean squared pixel
 #: difference (0..1 scale) is ~0.05 between an untrained network and the teacher, so 10 makes
 #: it as large as the normalized perceptual terms at the start.
@@ -564,6 +572,9 @@ class TrainConfig(_Blended, _Options):
     style_size: Optional[int] = None
     architecture: str = "johnson"
     width: float = 1.0
+    #: Per-style networks: how the decoder upsamples (``NETWORK_UPSAMPLES``); None: the
+    #: default, ``bilinear``. Not for ``arbitrary`` (the shipped networks' own layers).
+    upsample: Optional[str] = None
     #: arbitrary only: also train the style predictor (off: only the transformer learns).
     train_predictor: bool = False
     #: arbitrary only: side of the painting crops fed to the style predictor.
@@ -662,6 +673,12 @@ class TrainConfig(_Blended, _Options):
         arb = self.architecture == ARBITRARY
         if arb and width != 1:
             raise OptionError(f"width: the arbitrary networks have a fixed width; leave it at 1, got {self.width!r}")
+        if self.upsample is not None and arb:
+            raise OptionError(f"upsample: per-style networks only (architecture {ARBITRARY!r} keeps the shipped "
+                              f"networks' layers), got {self.upsample!r}")
+        if not arb:
+            self._set("upsample", DEFAULT_UPSAMPLE if self.upsample is None
+                      else check_choice("upsample", self.upsample, NETWORK_UPSAMPLES))
         if not _is_bool(self.train_predictor):
             raise OptionError(f"train_predictor: expected True or False, got {self.train_predictor!r}")
         self._set("train_predictor", bool(self.train_predictor))
@@ -712,4 +729,7 @@ class TrainConfig(_Blended, _Options):
     def from_dict(cls, data: dict) -> "TrainConfig":
         """A config from :meth:`to_dict`'s output; keys of other versions are ignored."""
         known = {f.name for f in dataclasses.fields(cls)}
+        if data.get("architecture", "johnson") in NETWORK_ARCHITECTURES:
+            # Runs saved before ``upsample`` existed trained nearest-neighbour networks.
+            data = {"upsample": "nearest", **data}
         return cls(**{k: v for k, v in data.items() if k in known})

@@ -2,9 +2,10 @@
 
 The networks map an RGB photo with pixel values in [0, 255] to a stylised image of
 the same size and range; they normalise their input inside. Compared with the paper
-they use instance normalisation (Ulyanov et al. 2016), nearest-neighbour upsampling
-followed by a convolution instead of transposed convolutions (Odena et al. 2016, no
-checkerboard artefacts), residual blocks without a ReLU after the addition (Gross &
+they use instance normalisation (Ulyanov et al. 2016), upsampling followed by a
+convolution instead of transposed convolutions (Odena et al. 2016, no checkerboard
+artefacts; bilinear by default, since nearest-neighbour copies left a 4-px lattice in the
+flat skies of a network trained for 3000 steps: ``UPSAMPLES``), residual blocks without a ReLU after the addition (Gross &
 Wilber 2016), reflection padding, and ``127.5 * (tanh + 1)`` at the output.
 
 Architectures (``ARCHITECTURES``):
@@ -49,11 +50,12 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tf_style.config import MIN_IMAGE_SIDE, NETWORK_ARCHITECTURES
+from tf_style.config import DEFAULT_UPSAMPLE, MIN_IMAGE_SIDE, NETWORK_ARCHITECTURES, NETWORK_UPSAMPLES
 from tf_style.errors import OptionError
 
 ARCHITECTURES = NETWORK_ARCHITECTURES
 PADDINGS = ("reflect", "same", "border")
+UPSAMPLES = NETWORK_UPSAMPLES
 BORDER = 32
 """Reflected margin, in pixels on each side, that ``padding="border"`` adds and crops.
 
@@ -184,19 +186,30 @@ class InstanceNorm(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class Upsample2x(keras.layers.Layer):
-    """Nearest-neighbour 2x upsampling of NHWC images (one RESIZE_NEAREST_NEIGHBOR in TFLite).
+    """2x upsampling of NHWC images: ``method`` ``"nearest"`` or ``"bilinear"`` (one
+    RESIZE_NEAREST_NEIGHBOR or RESIZE_BILINEAR in TFLite).
 
     Unlike ``keras.layers.UpSampling2D`` (``repeat``-based: reshapes and broadcasts) it
     converts to TFLite with an unknown batch size or image size, and the mobile net ran
-    ~1.4x faster in TFLite with it.
+    ~1.4x faster in TFLite with it. The default stays ``"nearest"``: layers saved before
+    the argument existed were nearest.
     """
+
+    def __init__(self, method: str = "nearest", **kwargs):
+        super().__init__(**kwargs)
+        self.method = _check_upsample(method)
 
     def call(self, inputs):
         shape = ops.shape(inputs)
         size = (shape[1] * 2, shape[2] * 2)
         if not all(isinstance(s, int) for s in size):
             size = tf.stack([tf.cast(s, "int32") for s in size])
-        return tf.image.resize(inputs, size, method="nearest")
+        return tf.image.resize(inputs, size, method=self.method)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(method=self.method)
+        return config
 
     def compute_output_shape(self, input_shape):
         n, h, w, c = input_shape
@@ -324,6 +337,14 @@ def _check_width(width: Any) -> float:
     return value
 
 
+def _check_upsample(upsample: Any) -> str:
+    if upsample is None:
+        return DEFAULT_UPSAMPLE
+    if not isinstance(upsample, str) or upsample not in UPSAMPLES:
+        raise OptionError(f"upsample={upsample!r} is not one of {', '.join(UPSAMPLES)}")
+    return upsample
+
+
 def _check_padding(padding: Any, architecture: str) -> str:
     if padding is None:
         return _SPECS[architecture].padding
@@ -373,7 +394,7 @@ def _scaled(channels: int, width: float) -> int:
     return max(1, int(round(channels * width)))
 
 
-def _build_graph(inputs, spec: _Spec, width: float, padding: str, seed: int | None):
+def _build_graph(inputs, spec: _Spec, width: float, padding: str, upsample: str, seed: int | None):
     init = _Initializers(seed)
     c_full, c_half, c_quarter = (_scaled(c, width) for c in spec.channels)
     inner = "valid" if padding == "reflect" else "same"
@@ -415,9 +436,9 @@ def _build_graph(inputs, spec: _Spec, width: float, padding: str, seed: int | No
         # the next conv + norm (exactly so with reflection padding), so it would not learn.
         y = InstanceNorm(center=False, name=f"res{i}_conv2_norm")(y)
         x = keras.layers.Add(name=f"res{i}_add")([x, y])
-    x = Upsample2x(name="up1_resize")(x)
+    x = Upsample2x(upsample, name="up1_resize")(x)
     x = conv_norm_relu(x, c_half, 3, "up1", separable=spec.separable)
-    x = Upsample2x(name="up2_resize")(x)
+    x = Upsample2x(upsample, name="up2_resize")(x)
     x = conv_norm_relu(x, c_full, 3, "up2", separable=spec.separable)
     x = conv(x, 3, spec.last_kernel, "conv_out", bias=True)
 
@@ -436,6 +457,9 @@ class StyleTransformer(keras.Model):
         width: channel multiplier (> 0); channel counts are rounded, at least 1.
         padding: one of ``PADDINGS``; None picks the architecture's default
             (``"reflect"`` for johnson, ``"border"`` for mobile).
+        upsample: one of ``UPSAMPLES``, how the decoder doubles its resolution; None:
+            ``config.DEFAULT_UPSAMPLE`` (``"bilinear"``). A file saved without it loads as
+            ``"nearest"``, what every network was before.
         seed: makes the initial weights reproducible (None: random).
         name: the Keras model name (default ``"<architecture>_transformer"``).
 
@@ -458,6 +482,7 @@ class StyleTransformer(keras.Model):
         width: float = 1.0,
         *,
         padding: str | None = None,
+        upsample: str | None = None,
         seed: int | None = None,
         name: str | None = None,
         **kwargs,
@@ -465,17 +490,19 @@ class StyleTransformer(keras.Model):
         architecture = _check_architecture(architecture)
         width = _check_width(width)
         padding = _check_padding(padding, architecture)
+        upsample = _check_upsample(upsample)
         seed = _check_seed(seed)
         spec = _SPECS[architecture]
 
         inputs = keras.Input(shape=(None, None, 3), dtype="float32", name="image")
-        outputs = _build_graph(inputs, spec, width, padding, seed)
+        outputs = _build_graph(inputs, spec, width, padding, upsample, seed)
         super().__init__(
             inputs=inputs, outputs=outputs, name=name or f"{architecture}_transformer", **kwargs
         )
         self.architecture = architecture
         self.width = width
         self.padding = padding
+        self.upsample = upsample
         self.seed = seed
 
     def get_config(self) -> dict:
@@ -485,12 +512,14 @@ class StyleTransformer(keras.Model):
             "architecture": self.architecture,
             "width": self.width,
             "padding": self.padding,
+            "upsample": self.upsample,
             "seed": self.seed,
         }
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None) -> "StyleTransformer":
-        return cls(**config)
+        # Files saved before ``upsample`` existed were built with nearest-neighbour resizes.
+        return cls(**{"upsample": "nearest", **config})
 
 
 def build_transformer(
@@ -498,6 +527,7 @@ def build_transformer(
     width: float = 1.0,
     *,
     padding: str | None = None,
+    upsample: str | None = None,
     name: str | None = None,
     seed: int | None = None,
 ) -> StyleTransformer:
@@ -508,7 +538,7 @@ def build_transformer(
         >>> net.count_params() < 100_000
         True
     """
-    return StyleTransformer(architecture, width, padding=padding, name=name, seed=seed)
+    return StyleTransformer(architecture, width, padding=padding, upsample=upsample, name=name, seed=seed)
 
 
 # --------------------------------------------------------------------------- helpers

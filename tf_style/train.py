@@ -114,10 +114,10 @@ MAX_DATA_PIXELS = 64_000_000
 _RUN_FILE = "run.json"
 _MODEL_FILE = "model.keras"
 #: Options a resumed run must keep: the checkpoint's variables depend on the first three; the
-#: blend and the layer weights decide which style the network learns (changing them mid-run
-#: would train towards another target under the same run). Left out on resume, they keep the
-#: saved values.
-_FIXED_ON_RESUME = ("architecture", "width", "train_predictor", "style_blend", "style_layer_weights")
+#: upsampling is the network's graph; the blend and the layer weights decide which style the
+#: network learns (changing them mid-run would train towards another target under the same
+#: run). Left out on resume, they keep the saved values.
+_FIXED_ON_RESUME = ("architecture", "width", "train_predictor", "upsample", "style_blend", "style_layer_weights")
 #: Side the style predictor sees a painting crop at: predict_style's default style_size
 #: (the size the shipped int8 graph was calibrated at), the same constant.
 PREDICTOR_SIZE = ARBITRARY_STYLE_SIZE
@@ -884,7 +884,8 @@ def _init_network(cfg: TrainConfig, log: Log) -> networks.StyleTransformer:
         if getattr(source, field) != getattr(cfg, field):
             raise OptionError(f"init: {cfg.init} is a network of {field} {getattr(source, field)!r}; this run "
                               f"trains {field} {getattr(cfg, field)!r}")
-    log(f"init: starting from the weights of {cfg.init}")
+    changed = f" (it upsampled {source.upsample}; this run {cfg.upsample})" if source.upsample != cfg.upsample else ""
+    log(f"init: starting from the weights of {cfg.init}{changed}")
     return source
 
 
@@ -897,7 +898,8 @@ class _StyleJob(_Job):
                  teacher: Optional[Callable[[tf.Tensor], tf.Tensor]] = None) -> None:
         self.network_dtype = bb.resolve_dtype(cfg.network_dtype)
         with dtype_policy(self.network_dtype):
-            self.model = networks.StyleTransformer(cfg.architecture, cfg.width, seed=cfg.seed)
+            self.model = networks.StyleTransformer(cfg.architecture, cfg.width, upsample=cfg.upsample,
+                                                   seed=cfg.seed)
         self.backbone, self.criterion, self.style_grams = backbone, loss, style_grams
         self.teacher = teacher if cfg.teacher_weight > 0 else None
         self.teacher_weight = cfg.teacher_weight
