@@ -191,8 +191,9 @@ def test_bilinear_upsample_interpolates_at_half_pixel_centres():
     np.testing.assert_allclose(y[0, 1, :, 0], y[0, 0, :, 0])
 
 
-def test_networks_upsample_bilinearly_by_default_and_old_files_load_nearest(tmp_path):
-    net = StyleTransformer("mobile", TINY, seed=3)
+def test_networks_upsample_nearest_by_default_and_old_files_load_nearest(tmp_path):
+    assert StyleTransformer("mobile", TINY, seed=3).upsample == "nearest"
+    net = StyleTransformer("mobile", TINY, upsample="bilinear", seed=3)
     assert net.upsample == "bilinear"
     assert {l.method for l in net.layers if isinstance(l, Upsample2x)} == {"bilinear"}
     nearest = StyleTransformer("mobile", TINY, upsample="nearest", seed=3)
@@ -377,10 +378,10 @@ def _to_tflite(model, shape, tmp_path):
     "arch, padding, upsample, shape",
     [
         ("johnson", None, None, [1, 64, 64, 3]),
-        ("mobile", None, None, [1, 64, 64, 3]),
-        ("mobile", "border", "nearest", [1, 50, 62, 3]),
+        ("mobile", None, "bilinear", [1, 64, 64, 3]),
+        ("mobile", "border", None, [1, 50, 62, 3]),
         ("mobile", "same", None, [1, None, None, 3]),
-        ("mobile", None, "nearest", [1, None, None, 3]),
+        ("mobile", None, "bilinear", [1, None, None, 3]),
     ],
 )
 def test_converts_to_tflite_builtins(tmp_path, arch, padding, upsample, shape):
@@ -396,7 +397,7 @@ def test_converts_to_tflite_builtins(tmp_path, arch, padding, upsample, shape):
     interpreter.allocate_tensors()
     op_names = {op["op_name"] for op in interpreter._get_ops_details()}
     assert not [name for name in op_names if name.startswith("Flex") or name == "CUSTOM"]
-    resize = "RESIZE_NEAREST_NEIGHBOR" if upsample == "nearest" else "RESIZE_BILINEAR"
+    resize = "RESIZE_BILINEAR" if upsample == "bilinear" else "RESIZE_NEAREST_NEIGHBOR"
     assert "MIRROR_PAD" in op_names and resize in op_names
 
     x = _images(run_shape)

@@ -687,22 +687,22 @@ def test_init_starts_a_new_run_from_a_trained_network(tiny_run, tmp_path, tiny, 
 
 
 def test_upsample_option_is_checked_recorded_and_kept_on_resume(tiny_run, tiny, data):
-    assert TrainConfig().upsample == "bilinear" and TrainConfig(upsample="nearest").upsample == "nearest"
+    assert TrainConfig().upsample == "nearest" and TrainConfig(upsample="bilinear").upsample == "bilinear"
     with pytest.raises(OptionError, match=r"^upsample: expected one of bilinear, nearest, got 'bicubic'"):
         TrainConfig(upsample="bicubic")
     with pytest.raises(OptionError, match=r"^upsample: per-style networks only \(architecture 'arbitrary'"):
         TrainConfig(architecture="arbitrary", upsample="nearest")
     assert TrainConfig(architecture="arbitrary").upsample is None
     # run.json of a run from before the option: its network upsampled nearest.
-    old = TrainConfig().to_dict()
+    old = TrainConfig(upsample="bilinear").to_dict()
     del old["upsample"]
     assert TrainConfig.from_dict(old).upsample == "nearest"
     out, _ = tiny_run  # trained with the default
-    assert json.loads((out / "run.json").read_text())["config"]["upsample"] == "bilinear"
-    assert load_stylizer(out / "model.keras").model.upsample == "bilinear"
-    with pytest.raises(OptionError, match=r"^upsample: the run in .* was trained with upsample 'bilinear'; "
-                                          r"resuming needs the same, got 'nearest'"):
-        train(_painting(), data, out, backbone=tiny, resume=True, upsample="nearest")
+    assert json.loads((out / "run.json").read_text())["config"]["upsample"] == "nearest"
+    assert load_stylizer(out / "model.keras").model.upsample == "nearest"
+    with pytest.raises(OptionError, match=r"^upsample: the run in .* was trained with upsample 'nearest'; "
+                                          r"resuming needs the same, got 'bilinear'"):
+        train(_painting(), data, out, backbone=tiny, resume=True, upsample="bilinear")
 
 
 def test_init_from_a_nearest_network_trains_it_bilinear(tmp_path, tiny, data):
@@ -712,7 +712,7 @@ def test_init_from_a_nearest_network_trains_it_bilinear(tmp_path, tiny, data):
     old.save(tmp_path / "old.keras")
     lines = []
     r = train(_painting(), data, tmp_path / "run", backbone=tiny, steps=1, learning_rate=1e-12,
-              init=str(tmp_path / "old.keras"), log=lines.append, **TINY)
+              init=str(tmp_path / "old.keras"), upsample="bilinear", log=lines.append, **TINY)
     tuned = load_stylizer(r.model_path).model
     assert tuned.upsample == "bilinear"
     for a, b in zip(_weights(old), _weights(tuned)):

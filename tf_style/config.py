@@ -52,12 +52,13 @@ ARBITRARY = "arbitrary"
 TRAIN_ARCHITECTURES = NETWORK_ARCHITECTURES + (ARBITRARY,)
 #: How a per-style network doubles its resolution before each decoder conv.
 NETWORK_UPSAMPLES = ("bilinear", "nearest")
-#: New networks upsample bilinearly. With nearest-neighbour copies the 3x3 conv after each
-#: 2x resize sees each value in 2x2 blocks and an undertrained network paints a fixed 4-px
-#: lattice into flat areas: starry_night_johnson (3000 steps, nearest) had 13.1% of a sky
-#: patch's texture energy on that lattice, and 1.9% with the same weights run bilinearly
-#: (bench/lattice.py, Tuebingen at 512 px). Files saved before the option upsample nearest.
-DEFAULT_UPSAMPLE = "bilinear"
+#: Nearest, as every shipped network. Measured 2026-12-03 (Zen 4, bench/lattice.py on
+#: Tuebingen's sky at 512 px): running starry_night_johnson's weights bilinearly drops its
+#: 4-px lattice from 13.1% to 1.9% of the patch's texture energy (softer strokes), but 600
+#: steps of fine-tuning with bilinear upsampling (--init, same recipe) brought it back to
+#: 17.4% (starry_night_mobile: 2.6% -> 8.7% after 900 steps): the lattice is learnt from the
+#: loss, not made by the resize, so bilinear is an option, not the default.
+DEFAULT_UPSAMPLE = "nearest"
 #: Weight of the distillation term (``TrainConfig.teacher_weight``): its mean squared pixel
 #: difference (0..1 scale) is ~0.05 between an untrained network and the teacher, so 10 makes
 #: it as large as the normalized perceptual terms at the start.
@@ -573,7 +574,7 @@ class TrainConfig(_Blended, _Options):
     architecture: str = "johnson"
     width: float = 1.0
     #: Per-style networks: how the decoder upsamples (``NETWORK_UPSAMPLES``); None: the
-    #: default, ``bilinear``. Not for ``arbitrary`` (the shipped networks' own layers).
+    #: default, ``nearest``. Not for ``arbitrary`` (the shipped networks' own layers).
     upsample: Optional[str] = None
     #: arbitrary only: also train the style predictor (off: only the transformer learns).
     train_predictor: bool = False

@@ -4,8 +4,7 @@ The networks map an RGB photo with pixel values in [0, 255] to a stylised image 
 the same size and range; they normalise their input inside. Compared with the paper
 they use instance normalisation (Ulyanov et al. 2016), upsampling followed by a
 convolution instead of transposed convolutions (Odena et al. 2016, no checkerboard
-artefacts; bilinear by default, since nearest-neighbour copies left a 4-px lattice in the
-flat skies of a network trained for 3000 steps: ``UPSAMPLES``), residual blocks without a ReLU after the addition (Gross &
+artefacts; nearest-neighbour by default, bilinear as an option: ``UPSAMPLES``), residual blocks without a ReLU after the addition (Gross &
 Wilber 2016), reflection padding, and ``127.5 * (tanh + 1)`` at the output.
 
 Architectures (``ARCHITECTURES``):
@@ -458,7 +457,7 @@ class StyleTransformer(keras.Model):
         padding: one of ``PADDINGS``; None picks the architecture's default
             (``"reflect"`` for johnson, ``"border"`` for mobile).
         upsample: one of ``UPSAMPLES``, how the decoder doubles its resolution; None:
-            ``config.DEFAULT_UPSAMPLE`` (``"bilinear"``). A file saved without it loads as
+            ``config.DEFAULT_UPSAMPLE`` (``"nearest"``). A file saved without it loads as
             ``"nearest"``, what every network was before.
         seed: makes the initial weights reproducible (None: random).
         name: the Keras model name (default ``"<architecture>_transformer"``).
