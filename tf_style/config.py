@@ -59,6 +59,8 @@ NETWORK_UPSAMPLES = ("bilinear", "nearest")
 #: 17.4% (starry_night_mobile: 2.6% -> 8.7% after 900 steps): the lattice is learnt from the
 #: loss, not made by the resize, so bilinear is an option, not the default.
 DEFAULT_UPSAMPLE = "nearest"
+#: What networks, layers and runs saved before the ``upsample`` option were built with.
+UPSAMPLE_BEFORE_OPTION = "nearest"
 #: Weight of the distillation term (``TrainConfig.teacher_weight``): its mean squared pixel
 #: difference (0..1 scale) is ~0.05 between an untrained network and the teacher, so 10 makes
 #: it as large as the normalized perceptual terms at the start.
@@ -732,5 +734,5 @@ class TrainConfig(_Blended, _Options):
         known = {f.name for f in dataclasses.fields(cls)}
         if data.get("architecture", "johnson") in NETWORK_ARCHITECTURES:
             # Runs saved before ``upsample`` existed trained nearest-neighbour networks.
-            data = {"upsample": "nearest", **data}
+            data = {"upsample": UPSAMPLE_BEFORE_OPTION, **data}
         return cls(**{k: v for k, v in data.items() if k in known})

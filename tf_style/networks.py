@@ -4,8 +4,9 @@ The networks map an RGB photo with pixel values in [0, 255] to a stylised image 
 the same size and range; they normalise their input inside. Compared with the paper
 they use instance normalisation (Ulyanov et al. 2016), upsampling followed by a
 convolution instead of transposed convolutions (Odena et al. 2016, no checkerboard
-artefacts; nearest-neighbour by default, bilinear as an option: ``UPSAMPLES``), residual blocks without a ReLU after the addition (Gross &
-Wilber 2016), reflection padding, and ``127.5 * (tanh + 1)`` at the output.
+artefacts; nearest-neighbour by default, bilinear as an option: ``UPSAMPLES``), residual
+blocks without a ReLU after the addition (Gross & Wilber 2016), reflection padding, and
+``127.5 * (tanh + 1)`` at the output.
 
 Architectures (``ARCHITECTURES``):
 
@@ -49,7 +50,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tf_style.config import DEFAULT_UPSAMPLE, MIN_IMAGE_SIDE, NETWORK_ARCHITECTURES, NETWORK_UPSAMPLES
+from tf_style.config import (DEFAULT_UPSAMPLE, MIN_IMAGE_SIDE, NETWORK_ARCHITECTURES, NETWORK_UPSAMPLES,
+                             UPSAMPLE_BEFORE_OPTION)
 from tf_style.errors import OptionError
 
 ARCHITECTURES = NETWORK_ARCHITECTURES
@@ -194,7 +196,7 @@ class Upsample2x(keras.layers.Layer):
     the argument existed were nearest.
     """
 
-    def __init__(self, method: str = "nearest", **kwargs):
+    def __init__(self, method: str = UPSAMPLE_BEFORE_OPTION, **kwargs):
         super().__init__(**kwargs)
         self.method = _check_upsample(method)
 
@@ -518,7 +520,7 @@ class StyleTransformer(keras.Model):
     @classmethod
     def from_config(cls, config: dict, custom_objects=None) -> "StyleTransformer":
         # Files saved before ``upsample`` existed were built with nearest-neighbour resizes.
-        return cls(**{"upsample": "nearest", **config})
+        return cls(**{"upsample": UPSAMPLE_BEFORE_OPTION, **config})
 
 
 def build_transformer(
