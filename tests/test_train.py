@@ -693,6 +693,11 @@ def test_upsample_option_is_checked_recorded_and_kept_on_resume(tiny_run, tiny, 
     with pytest.raises(OptionError, match=r"^upsample: per-style networks only \(architecture 'arbitrary'"):
         TrainConfig(architecture="arbitrary", upsample="nearest")
     assert TrainConfig(architecture="arbitrary").upsample is None
+    # train(architecture="arbitrary") starts from TrainConfig(), whose upsample is resolved.
+    assert TrainConfig().with_options(architecture="arbitrary").upsample is None
+    assert TrainConfig(upsample="bilinear").with_options(architecture="mobile").upsample == "bilinear"
+    with pytest.raises(OptionError, match=r"^upsample: per-style networks only"):
+        TrainConfig().with_options(architecture="arbitrary", upsample="nearest")
     # run.json of a run from before the option: its network upsampled nearest.
     old = TrainConfig(upsample="bilinear").to_dict()
     del old["upsample"]

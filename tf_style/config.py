@@ -728,6 +728,13 @@ class TrainConfig(_Blended, _Options):
             d[name] = None if value is None else list(value)
         return d
 
+    def with_options(self, **changes: object) -> "TrainConfig":
+        """A copy with some options changed (validated again); switching to the arbitrary
+        architecture drops ``upsample``, which only per-style networks have."""
+        if changes.get("architecture") == ARBITRARY and "upsample" not in changes:
+            changes = {**changes, "upsample": None}
+        return super().with_options(**changes)
+
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
         """A config from :meth:`to_dict`'s output; keys of other versions are ignored."""
