@@ -193,6 +193,7 @@ def test_tiled_run_stylizes_without_seams(tiny):
         assert seam.max() < 1.62 * np.median(inside) + 1.0, (seam.max(), np.median(inside))
 
 
+@pytest.mark.slow
 def test_tiled_and_whole_runs_reach_a_similar_loss(tiny):
     """Judged by the same whole-picture objective, tiles get close to a whole-image run."""
     whole = Stylizer(_painting(), backbone=tiny, tile=0, **OPTIONS)

@@ -142,6 +142,7 @@ def _logged(run: Path, tag: str) -> Dict[int, float]:
     return values
 
 
+@pytest.mark.slow
 def test_the_optimizer_follows_the_schedule_also_after_resume(tmp_path, tiny, data):
     out = tmp_path / "run"
     opts = dict(TINY, learning_rate=1e-2, final_learning_rate=1e-4, steps=6)
@@ -288,6 +289,7 @@ def test_training_loads_its_loss_network_with_the_pooling_and_dtype_asked_for(ti
         TrainConfig(dtype="float16")
 
 
+@pytest.mark.slow
 def test_style_layer_weights_reach_the_loss(tmp_path, tiny, data):
     """Weight 0 on every style layer but one (weight 2 there): the style term is twice that
     layer's own, as a run whose only style layer it is measures it (same seed, same data)."""
@@ -307,6 +309,7 @@ class _Built(Exception):
     """Raised by a patched ``StyleTargets.at`` to stop a run once its targets are built."""
 
 
+@pytest.mark.slow
 def test_blended_paintings_give_the_blended_targets(tmp_path, tiny, data, monkeypatch):
     """Two paintings blended 1:3 give training the 1:3 mean of their Grams (computed here from
     the tiny backbone); blend (0, 1) trains exactly as the second painting alone."""
@@ -373,6 +376,7 @@ def test_keras_round_trip_is_exact(tiny_run):
     assert stylizer.model.architecture == "mobile" and stylizer.model.width == 0.25
 
 
+@pytest.mark.slow
 def test_bfloat16_network_trains_and_saves_a_float32_network_that_resumes_in_float32(tmp_path, tiny, data):
     out = tmp_path / "run"
     r = train(_painting(), data, out, backbone=tiny, steps=12, checkpoint_every=6, seed=3,
@@ -467,6 +471,7 @@ def _two_styles(tmp_path):
     return [str(p) for p in paths]
 
 
+@pytest.mark.slow
 def test_cli_trains_a_blend_of_two_styles_and_resumes_with_it(tmp_path, capsys, data, tiny_cli):
     styles, run = _two_styles(tmp_path), tmp_path / "run"
     common = ["train", "--data", str(data), "--out", str(run), "--backbone", "vgg16-hed", "--size", "16",
@@ -668,6 +673,7 @@ def test_teacher_options_are_checked_with_their_names(tmp_path):
     assert pure.teacher_weight == 10.0 and TrainConfig.from_dict(pure.to_dict()) == pure
 
 
+@pytest.mark.slow
 def test_init_starts_a_new_run_from_a_trained_network(tiny_run, tmp_path, tiny, data):
     out, first = tiny_run
     trained = load_stylizer(out / "model.keras").model
@@ -710,6 +716,7 @@ def test_upsample_option_is_checked_recorded_and_kept_on_resume(tiny_run, tiny, 
         train(_painting(), data, out, backbone=tiny, resume=True, upsample="bilinear")
 
 
+@pytest.mark.slow
 def test_init_from_a_nearest_network_trains_it_bilinear(tmp_path, tiny, data):
     from tf_style.networks import StyleTransformer
 
@@ -742,6 +749,7 @@ def test_bad_init_is_refused_before_anything_is_written(tiny_run, tmp_path, tiny
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
+@pytest.mark.slow
 def test_distillation_learns_the_teachers_pictures(tmp_path, tiny, data):
     """A mobile network distilled from a trained one (no loss network at all) comes close to
     the teacher's pictures; a missing or wrong teacher file is a ModelLoadError naming it."""
