@@ -85,9 +85,9 @@ class _Spec:
 
 _SPECS = {
     "johnson": _Spec((32, 64, 128), 9, 9, 5, False, "reflect"),
-    # Measured with bench/bench_networks.py (TFLite, 512 px, 2 threads): "reflect" is
-    # ~3.5x slower than "same" (a non-delegated MIRROR_PAD per conv); "border" costs
-    # ~15% over "same" and keeps zero padding's edge artefacts in the cropped margin.
+    # Measured with bench/bench_networks.py (TFLite, 512 px, one core; bench/README.md):
+    # "reflect" is ~4x slower than "same" (a non-delegated MIRROR_PAD per conv); "border"
+    # (32 px) costs ~1.4x "same" and keeps zero padding's edge artefacts in the cropped margin.
     "mobile": _Spec((16, 32, 64), 5, 3, 4, True, "border"),
 }
 
