@@ -68,7 +68,8 @@ def tiny_run(tmp_path_factory, tiny, data):
     [("size", 8), ("batch", 0), ("steps", 0), ("learning_rate", 0.0), ("style_weight", -1.0),
      ("tv_weight", float("nan")), ("architecture", "resnet"), ("width", 0), ("backbone", "vgg"),
      ("checkpoint_every", 0), ("seed", -1), ("size", 2.5), ("content_layers", ()),
-     ("final_learning_rate", 0.0), ("final_learning_rate", "fast")],
+     ("final_learning_rate", 0.0), ("final_learning_rate", "fast"), ("loss_margin", -1),
+     ("loss_margin", 256), ("loss_margin", 2.5)],
 )
 def test_config_errors_name_the_field_and_value(field, value):
     with pytest.raises(OptionError) as info:
@@ -84,12 +85,48 @@ def test_config_defaults_and_cli_help_agree():
     sub = next(a for a in parser._actions if a.dest == "command").choices["train"]
     helps = {a.dest: a.help for a in sub._actions}
     for field in ("size", "batch", "steps", "learning_rate", "content_weight", "style_weight",
-                  "tv_weight", "width", "checkpoint_every", "sample_every", "log_every", "seed"):
+                  "tv_weight", "width", "checkpoint_every", "sample_every", "log_every", "seed", "loss_margin"):
         assert f"default {getattr(d, field):g}" in helps[field], (field, helps[field])
     assert f"default {d.architecture}" in helps["architecture"]
     assert f"default {d.backbone}" in helps["backbone"]
     assert f"{d.pooling} (default)" in helps["pooling"] and f"{d.dtype} (default)" in helps["dtype"]
     assert f"{d.network_dtype} (default)" in helps["network_dtype"]
+
+
+@pytest.mark.parametrize("architecture", ["mobile", pytest.param("arbitrary", marks=pytest.mark.slow)])
+def test_loss_margin_shows_the_loss_network_reflected_pictures(tiny, architecture):
+    """With ``loss_margin`` the loss network sees the picture and the photo reflection-padded
+    (so an edge is no different from the inside); the TV term still reads the picture itself."""
+    from tf_style import train as tr
+
+    def criterion_terms(margin):
+        cfg = TrainConfig(**{**TINY, "architecture": architecture, "loss_margin": margin,
+                             **({"width": 1} if architecture == "arbitrary" else {})})
+        backbone, loss = tr._criterion(cfg, tiny, None, lambda m: None)
+        photos = tf.constant(np.stack([helpers.data_photo(16, 16, s) for s in range(2)]).astype(np.float32))
+        if architecture == "arbitrary":
+            job = tr._ArbitraryJob(cfg, backbone, loss, networks_pair=tr.arbitrary.split(tr.arbitrary.shipped_stylizer()))
+            paintings = tf.constant(np.stack([_painting(16)] * 2).astype(np.float32))
+            context = job.prepare((photos, paintings))
+            styled = job.transformer([photos, context[2]], training=True)
+            targets = context[4]
+        else:
+            targets = loss.style_targets(backbone(tf.constant(_painting(16)[None].astype(np.float32))))
+            job = tr._StyleJob(cfg, backbone, loss, targets)
+            context = job.prepare(photos)
+            styled = job.model(photos, training=True)
+        _, terms = job.loss(context)
+        pad = lambda x: tf.pad(x, [[0, 0], [margin, margin], [margin, margin], [0, 0]], mode="REFLECT")
+        _, expected = loss(backbone(pad(styled)), styled, loss.content_targets(backbone(pad(photos))), targets)
+        return terms, expected
+
+    plain, _ = criterion_terms(0)
+    for margin in (0, 6):
+        terms, expected = criterion_terms(margin)
+        for k in ("content", "style", "tv"):
+            assert float(terms[k]) == pytest.approx(float(expected[k]), rel=1e-4, abs=1e-7), (margin, k)
+    assert float(terms["style"]) != pytest.approx(float(plain["style"]), rel=1e-3)
+    assert float(terms["tv"]) == pytest.approx(float(plain["tv"]), rel=1e-5)
 
 
 @pytest.mark.parametrize(

@@ -428,6 +428,9 @@ def _add_train(sub) -> None:
     p.add_argument("--pooling", default=None, help=f"{_one_of(POOLINGS, T.pooling)}: the loss network's pooling")
     p.add_argument("--dtype", default=None,
                    help=f"{_one_of(DTYPE_OPTIONS, T.dtype)}: the loss network's convolutions")
+    p.add_argument("--loss-margin", type=_int, default=None, metavar="PX",
+                   help="pixels of reflection around the picture and the photo that the loss network sees, so "
+                   f"the network gains nothing by painting the picture's edges (default {T.loss_margin})")
     p.add_argument("--network-dtype", default=None,
                    help=f"{_one_of(DTYPE_OPTIONS, T.network_dtype)}: the trained network's convolutions "
                    "(mixed precision; model.keras is float32 either way); not for " + ARBITRARY)
@@ -449,7 +452,7 @@ def _add_train(sub) -> None:
 _TRAIN_OPTIONS = (
     "size", "batch", "steps", "learning_rate", "final_learning_rate", "content_weight", "style_weight", "tv_weight",
     "content_layers", "style_layers", "style_loss", "style_size", "architecture", "width", "upsample",
-    "train_predictor", "predictor_size", "teacher", "teacher_weight", "init", "backbone", "pooling", "dtype", "network_dtype", "checkpoint_every",
+    "train_predictor", "predictor_size", "teacher", "teacher_weight", "init", "loss_margin", "backbone", "pooling", "dtype", "network_dtype", "checkpoint_every",
     "sample_every", "log_every", "seed",
 )
 

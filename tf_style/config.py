@@ -610,6 +610,11 @@ class TrainConfig(_Blended, _Options):
     #: whose checkpoint was not kept (Adam starts afresh). Same architecture and width; not
     #: read when the run resumes from a checkpoint.
     init: Optional[str] = None
+    #: Pixels of reflection around the network's picture and the photo that the loss network
+    #: sees (0: none). The style statistics are position-free but the loss network's zero
+    #: padding is not: at 0, the_scream_mobile learned a red line down the right edge of every
+    #: picture, which lowered its style loss there and only there (models/README.md).
+    loss_margin: int = 0
     checkpoint_every: int = 500
     sample_every: int = 500
     log_every: int = 50
@@ -662,6 +667,10 @@ class TrainConfig(_Blended, _Options):
             self._set(name, check_layer_names(name, getattr(self, name), split=True))
         self._set("style_layer_weights", check_style_layer_weights(self.style_layer_weights, self.style_layers))
         self._set("style_blend", check_style_blend(self.style_blend))
+        self._set("loss_margin", check_int("loss_margin", self.loss_margin, minimum=0))
+        if self.loss_margin >= self.size:
+            raise OptionError(f"loss_margin: a reflection must be narrower than the crops (size {self.size}), "
+                              f"got {self.loss_margin!r}")
         if self.style_size is not None:
             self._set("style_size", check_int("style_size", self.style_size, minimum=MIN_IMAGE_SIDE,
                                               maximum=_MAX_TRAIN_SIDE))

@@ -889,6 +889,14 @@ def _init_network(cfg: TrainConfig, log: Log) -> networks.StyleTransformer:
     return source
 
 
+def _with_margin(images: tf.Tensor, margin: int) -> tf.Tensor:
+    """``images`` reflection-padded by ``margin`` px on each side (``TrainConfig.loss_margin``),
+    as the loss network sees them."""
+    if not margin:
+        return images
+    return tf.pad(images, [[0, 0], [margin, margin], [margin, margin], [0, 0]], mode="REFLECT")
+
+
 class _StyleJob(_Job):
     """One per-style network (johnson or mobile) against fixed style targets; with a
     teacher, also against the teacher's pictures of the same crops (distillation)."""
@@ -903,6 +911,7 @@ class _StyleJob(_Job):
         self.backbone, self.criterion, self.style_grams = backbone, loss, style_grams
         self.teacher = teacher if cfg.teacher_weight > 0 else None
         self.teacher_weight = cfg.teacher_weight
+        self.margin = cfg.loss_margin
         # Pure distillation needs no loss network: skip its passes.
         self.perceptual = bool(cfg.content_weight or cfg.style_weight)
         self.what = f"a {cfg.architecture!r} network of width {cfg.width:g}"
@@ -916,7 +925,8 @@ class _StyleJob(_Job):
         return images, (indices,)
 
     def prepare(self, images):
-        targets = self.criterion.content_targets(self.backbone(images)) if self.perceptual else None
+        targets = (self.criterion.content_targets(self.backbone(_with_margin(images, self.margin)))
+                   if self.perceptual else None)
         taught = tf.stop_gradient(self.teacher(images)) if self.teacher is not None else None
         return images, targets, taught
 
@@ -924,7 +934,7 @@ class _StyleJob(_Job):
         images, content_targets, taught = context
         styled = self.model(images, training=True)
         # With both perceptual weights 0 the loss reads no features: no loss-network pass.
-        features = self.backbone(styled) if self.perceptual else {}
+        features = self.backbone(_with_margin(styled, self.margin)) if self.perceptual else {}
         total, terms = self.criterion(features, styled, content_targets, self.style_grams)
         if taught is not None:
             teacher = tf.reduce_mean(tf.square((styled - taught) / 255.0))
@@ -965,6 +975,7 @@ class _ArbitraryJob(_Job):
         self.backbone, self.criterion = backbone, loss
         self.train_predictor = cfg.train_predictor
         self.predictor_size = cfg.predictor_size
+        self.margin = cfg.loss_margin
         self.painting = painting
         trained = "transformer and predictor" if self.train_predictor else "transformer; predictor frozen"
         self.what = f"the {ARBITRARY!r} networks with train_predictor={self.train_predictor}"
@@ -981,7 +992,7 @@ class _ArbitraryJob(_Job):
 
     def prepare(self, inputs):
         photos, paintings = inputs
-        content_targets = self.criterion.content_targets(self.backbone(photos))
+        content_targets = self.criterion.content_targets(self.backbone(_with_margin(photos, self.margin)))
         grams = self.criterion.style_targets(self.backbone(paintings))
         seen = paintings
         if paintings.shape[1] != self.predictor_size:  # static: the crops have one size
@@ -995,7 +1006,7 @@ class _ArbitraryJob(_Job):
         if vector is None:
             vector = self.predictor(seen, training=True)
         styled = self.transformer([photos, vector], training=True)
-        return self.criterion(self.backbone(styled), styled, content_targets, grams)
+        return self.criterion(self.backbone(_with_margin(styled, self.margin)), styled, content_targets, grams)
 
     def stylize(self, sample: np.ndarray) -> np.ndarray:
         # As stylize_arbitrary does: the whole painting, short side predictor_size.
