@@ -2,11 +2,13 @@
 
     python3 bench/bench_train_step.py                      # johnson and mobile, float32 and bfloat16, 256 px
     python3 bench/bench_train_step.py --sizes 128,256 --repeats 7 --variants johnson:bfloat16
+    python3 bench/bench_train_step.py --variants mobile:float32,mobile:float32:16   # --loss-margin 16
 
 What ``tf-style train`` runs each step for a per-style network: the network's forward and
 backward pass, the loss network (vgg19, its convolutions in ``--loss-dtype``) on the
 network's pictures and on the photos (content targets), the ``meancov`` style loss and
-Adam's update, in one ``tf.function`` with a fixed input signature, on random photos of
+Adam's update (a third field ``:PX`` adds ``--loss-margin PX``: the loss sees the crops
+without PX on each side, as training does), in one ``tf.function`` with a fixed input signature, on random photos of
 ``--batch`` x size x size. Median (and minimum) of ``--repeats`` timed steps after two
 warm-up steps, taken round-robin over the variants so that a busy machine slows them alike:
 compare the ratios. Prints a markdown table and the CPU.
@@ -42,7 +44,7 @@ def _cpu() -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--variants", default="johnson:float32,johnson:bfloat16,mobile:float32,mobile:bfloat16",
-                   help="ARCHITECTURE:DTYPE, comma-separated")
+                   help="ARCHITECTURE:DTYPE[:LOSS_MARGIN], comma-separated")
     p.add_argument("--sizes", default="256", help="crop sides, comma-separated")
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--repeats", type=int, default=5)
@@ -58,6 +60,7 @@ def main(argv=None) -> int:
     from tf_style.config import TrainConfig
     from tf_style.criterion import build_criterion
     from tf_style.precision import dtype_policy
+    from tf_style.train import _inside
 
     d = TrainConfig()
     backbone, loss = build_criterion(
@@ -71,20 +74,22 @@ def main(argv=None) -> int:
     for size in (int(s) for s in args.sizes.split(",")):
         photos = tf.constant(rng.uniform(0, 255, (args.batch, size, size, 3)).astype("float32"))
         for variant in args.variants.split(","):
-            arch, dtype = variant.split(":")
+            arch, dtype, *rest = variant.split(":")
+            margin = int(rest[0]) if rest else 0
             dtype = resolve_dtype(dtype)
             with dtype_policy(dtype):
                 model = networks.StyleTransformer(arch, 1.0, seed=0)
             optimizer = keras.optimizers.Adam(1e-3)
             optimizer.build(model.trainable_variables)
 
-            def make(model=model, optimizer=optimizer):
+            def make(model=model, optimizer=optimizer, margin=margin):
                 @tf.function(input_signature=[tf.TensorSpec(photos.shape, tf.float32)], autograph=False)
                 def step(images):
-                    content = loss.content_targets(backbone(images))
+                    content = loss.content_targets(backbone(_inside(images, margin)))
                     with tf.GradientTape() as tape:
                         styled = model(images, training=True)
-                        total, _ = loss(backbone(styled), styled, content, targets)
+                        seen = _inside(styled, margin)
+                        total, _ = loss(backbone(seen), seen, content, targets)
                     grads = tape.gradient(total, model.trainable_variables)
                     optimizer.apply_gradients(zip(grads, model.trainable_variables))
                     return total
@@ -93,7 +98,7 @@ def main(argv=None) -> int:
             step = make()
             for _ in range(2):
                 step(photos).numpy()
-            steps[(arch, dtype, size)] = (step, photos, [])
+            steps[(arch, dtype, size, margin)] = (step, photos, [])
     for _ in range(args.repeats):
         for step, photos, times in steps.values():
             t = time.perf_counter()
@@ -102,13 +107,13 @@ def main(argv=None) -> int:
 
     print(f"CPU: {_cpu()}; TensorFlow {tf.__version__}; batch {args.batch}; "
           f"loss network vgg19 ({resolve_dtype(args.loss_dtype)}); {args.repeats} steps each\n")
-    print("| network | precision | crop | s/step, median | min | vs float32 |")
-    print("| --- | --- | --: | --: | --: | --: |")
-    for (arch, dtype, size), (_, _, times) in steps.items():
+    print("| network | precision | crop | loss margin | s/step, median | min | vs float32, no margin |")
+    print("| --- | --- | --: | --: | --: | --: | --: |")
+    for (arch, dtype, size, margin), (_, _, times) in steps.items():
         med = statistics.median(times)
-        base = steps.get((arch, "float32", size))
+        base = steps.get((arch, "float32", size, 0))
         ratio = f"{statistics.median(base[2]) / med:.2f}x" if base else ""
-        print(f"| {arch} | {dtype} | {size} | {med:.3f} | {min(times):.3f} | {ratio} |")
+        print(f"| {arch} | {dtype} | {size} | {margin} | {med:.3f} | {min(times):.3f} | {ratio} |")
     return 0
 
 

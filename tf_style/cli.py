@@ -429,8 +429,8 @@ def _add_train(sub) -> None:
     p.add_argument("--dtype", default=None,
                    help=f"{_one_of(DTYPE_OPTIONS, T.dtype)}: the loss network's convolutions")
     p.add_argument("--loss-margin", type=_int, default=None, metavar="PX",
-                   help="pixels of reflection around the picture and the photo that the loss network sees, so "
-                   f"the network gains nothing by painting the picture's edges (default {T.loss_margin})")
+                   help="pixels on each side of the crops that the perceptual loss does not see, so the network "
+                   f"gains nothing by painting the picture's edges (default {T.loss_margin})")
     p.add_argument("--network-dtype", default=None,
                    help=f"{_one_of(DTYPE_OPTIONS, T.network_dtype)}: the trained network's convolutions "
                    "(mixed precision; model.keras is float32 either way); not for " + ARBITRARY)

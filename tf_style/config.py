@@ -610,10 +610,12 @@ class TrainConfig(_Blended, _Options):
     #: whose checkpoint was not kept (Adam starts afresh). Same architecture and width; not
     #: read when the run resumes from a checkpoint.
     init: Optional[str] = None
-    #: Pixels of reflection around the network's picture and the photo that the loss network
-    #: sees (0: none). The style statistics are position-free but the loss network's zero
-    #: padding is not: at 0, the_scream_mobile learned a red line down the right edge of every
-    #: picture, which lowered its style loss there and only there (models/README.md).
+    #: Pixels on each side of a crop that the perceptual loss does not see: it reads the
+    #: network's picture (and the photo, for the content target) inside them; the teacher term
+    #: still reads the whole picture. The network cannot tell where that inner edge is, so it
+    #: gains nothing by painting edges: with 0, the_scream_mobile learned a red line down the
+    #: right edge of every picture, because the painting's red railing runs down its right
+    #: edge and such a line lowered the style loss there and only there (models/README.md).
     loss_margin: int = 0
     checkpoint_every: int = 500
     sample_every: int = 500
@@ -668,9 +670,9 @@ class TrainConfig(_Blended, _Options):
         self._set("style_layer_weights", check_style_layer_weights(self.style_layer_weights, self.style_layers))
         self._set("style_blend", check_style_blend(self.style_blend))
         self._set("loss_margin", check_int("loss_margin", self.loss_margin, minimum=0))
-        if self.loss_margin >= self.size:
-            raise OptionError(f"loss_margin: a reflection must be narrower than the crops (size {self.size}), "
-                              f"got {self.loss_margin!r}")
+        if self.size - 2 * self.loss_margin < MIN_IMAGE_SIDE:
+            raise OptionError(f"loss_margin: must leave at least {MIN_IMAGE_SIDE} px of the {self.size} px crops "
+                              f"inside it, got {self.loss_margin!r}")
         if self.style_size is not None:
             self._set("style_size", check_int("style_size", self.style_size, minimum=MIN_IMAGE_SIDE,
                                               maximum=_MAX_TRAIN_SIDE))

@@ -889,12 +889,10 @@ def _init_network(cfg: TrainConfig, log: Log) -> networks.StyleTransformer:
     return source
 
 
-def _with_margin(images: tf.Tensor, margin: int) -> tf.Tensor:
-    """``images`` reflection-padded by ``margin`` px on each side (``TrainConfig.loss_margin``),
-    as the loss network sees them."""
-    if not margin:
-        return images
-    return tf.pad(images, [[0, 0], [margin, margin], [margin, margin], [0, 0]], mode="REFLECT")
+def _inside(images: tf.Tensor, margin: int) -> tf.Tensor:
+    """``images`` without ``margin`` px on each side (``TrainConfig.loss_margin``): what the
+    perceptual loss sees of a crop."""
+    return images[:, margin:-margin, margin:-margin] if margin else images
 
 
 class _StyleJob(_Job):
@@ -925,7 +923,7 @@ class _StyleJob(_Job):
         return images, (indices,)
 
     def prepare(self, images):
-        targets = (self.criterion.content_targets(self.backbone(_with_margin(images, self.margin)))
+        targets = (self.criterion.content_targets(self.backbone(_inside(images, self.margin)))
                    if self.perceptual else None)
         taught = tf.stop_gradient(self.teacher(images)) if self.teacher is not None else None
         return images, targets, taught
@@ -934,8 +932,9 @@ class _StyleJob(_Job):
         images, content_targets, taught = context
         styled = self.model(images, training=True)
         # With both perceptual weights 0 the loss reads no features: no loss-network pass.
-        features = self.backbone(_with_margin(styled, self.margin)) if self.perceptual else {}
-        total, terms = self.criterion(features, styled, content_targets, self.style_grams)
+        seen = _inside(styled, self.margin)
+        features = self.backbone(seen) if self.perceptual else {}
+        total, terms = self.criterion(features, seen, content_targets, self.style_grams)
         if taught is not None:
             teacher = tf.reduce_mean(tf.square((styled - taught) / 255.0))
             total = total + self.teacher_weight * teacher
@@ -992,7 +991,7 @@ class _ArbitraryJob(_Job):
 
     def prepare(self, inputs):
         photos, paintings = inputs
-        content_targets = self.criterion.content_targets(self.backbone(_with_margin(photos, self.margin)))
+        content_targets = self.criterion.content_targets(self.backbone(_inside(photos, self.margin)))
         grams = self.criterion.style_targets(self.backbone(paintings))
         seen = paintings
         if paintings.shape[1] != self.predictor_size:  # static: the crops have one size
@@ -1006,7 +1005,8 @@ class _ArbitraryJob(_Job):
         if vector is None:
             vector = self.predictor(seen, training=True)
         styled = self.transformer([photos, vector], training=True)
-        return self.criterion(self.backbone(_with_margin(styled, self.margin)), styled, content_targets, grams)
+        seen = _inside(styled, self.margin)
+        return self.criterion(self.backbone(seen), seen, content_targets, grams)
 
     def stylize(self, sample: np.ndarray) -> np.ndarray:
         # As stylize_arbitrary does: the whole painting, short side predictor_size.
