@@ -3,7 +3,8 @@
     python3 bench/edge_lines.py --network models/the_scream_mobile.keras [--network B.keras ...] \\
         --photos CORPUS/train [--count 12] [--size 256] [--inset 8]
 
-For each network: its pictures of ``count`` photos (the first by name; each resized so its
+For each network: its pictures of ``count`` photos (files, or the first by name under a
+folder; each resized so its
 short side is ``size`` and centre-cropped square, as a training crop), then per edge (left,
 right, top, bottom) the mean over pictures and positions of the edge row or column minus the
 one ``inset`` px in, per channel on the 0-255 scale. A clean picture is a few grey levels
@@ -44,11 +45,16 @@ def edge_steps(pictures: np.ndarray, inset: int) -> dict:
     }
 
 
-def crops(folder: Path, count: int, size: int) -> np.ndarray:
-    """The first ``count`` photos under ``folder``: short side ``size``, centre square."""
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))[:count]
+def crops(sources, count: int, size: int) -> np.ndarray:
+    """The first ``count`` photos of ``sources`` (files, or folders searched by name): short
+    side ``size``, centre square."""
+    files = []
+    for source in map(Path, sources):
+        files += (sorted(p for p in source.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))
+                  if source.is_dir() else [source])
+    files = files[:count]
     if not files:
-        raise SystemExit(f"edge_lines: no photos under {folder}")
+        raise SystemExit(f"edge_lines: no photos in {', '.join(map(str, sources))}")
     out = []
     for path in files:
         img = Image.open(path).convert("RGB")
@@ -62,7 +68,7 @@ def crops(folder: Path, count: int, size: int) -> np.ndarray:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--network", action="append", required=True, help="a per-style .keras network (repeat)")
-    ap.add_argument("--photos", type=Path, required=True)
+    ap.add_argument("--photos", type=Path, nargs="+", required=True, help="photo files or folders")
     ap.add_argument("--count", type=int, default=12)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--inset", type=int, default=8)
@@ -70,7 +76,7 @@ def main(argv=None) -> int:
     from tf_style.train import load_network
 
     batch = crops(args.photos, args.count, args.size)
-    print(f"{len(batch)} photos from {args.photos}, {args.size} px crops; edge minus {args.inset} px in (R, G, B)")
+    print(f"{len(batch)} photos from {' '.join(map(str, args.photos))}, {args.size} px crops; edge minus {args.inset} px in (R, G, B)")
     print("| network | " + " | ".join(EDGES) + " |")
     print("| --- |" + " --: |" * len(EDGES))
     for path in args.network:
