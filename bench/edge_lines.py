@@ -65,6 +65,11 @@ def crops(sources, count: int, size: int) -> np.ndarray:
     return np.stack(out)
 
 
+def pictures(network, batch: np.ndarray, chunk: int = 4) -> np.ndarray:
+    """``network``'s pictures of ``batch``, ``chunk`` photos per call."""
+    return np.concatenate([np.asarray(network(batch[i:i + chunk])) for i in range(0, len(batch), chunk)])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--network", action="append", required=True, help="a per-style .keras network (repeat)")
@@ -80,9 +85,7 @@ def main(argv=None) -> int:
     print("| network | " + " | ".join(EDGES) + " |")
     print("| --- |" + " --: |" * len(EDGES))
     for path in args.network:
-        net = load_network(path, "network")
-        pictures = np.concatenate([np.asarray(net(batch[i:i + 4])) for i in range(0, len(batch), 4)])
-        steps = edge_steps(pictures, args.inset)
+        steps = edge_steps(pictures(load_network(path, "network"), batch), args.inset)
         cells = " | ".join("{:+.0f}, {:+.0f}, {:+.0f}".format(*steps[e]) for e in EDGES)
         print(f"| {path} | {cells} |")
     return 0
