@@ -69,7 +69,7 @@ def tiny_run(tmp_path_factory, tiny, data):
      ("tv_weight", float("nan")), ("architecture", "resnet"), ("width", 0), ("backbone", "vgg"),
      ("checkpoint_every", 0), ("seed", -1), ("size", 2.5), ("content_layers", ()),
      ("final_learning_rate", 0.0), ("final_learning_rate", "fast"), ("loss_margin", -1),
-     ("loss_margin", 121), ("loss_margin", 2.5)],
+     ("loss_margin", 121), ("loss_margin", 2.5), ("shift_weight", -1.0), ("shift_weight", "strong")],
 )
 def test_config_errors_name_the_field_and_value(field, value):
     with pytest.raises(OptionError) as info:
@@ -85,12 +85,52 @@ def test_config_defaults_and_cli_help_agree():
     sub = next(a for a in parser._actions if a.dest == "command").choices["train"]
     helps = {a.dest: a.help for a in sub._actions}
     for field in ("size", "batch", "steps", "learning_rate", "content_weight", "style_weight",
-                  "tv_weight", "width", "checkpoint_every", "sample_every", "log_every", "seed", "loss_margin"):
+                  "tv_weight", "width", "checkpoint_every", "sample_every", "log_every", "seed", "loss_margin",
+                  "shift_weight"):
         assert f"default {getattr(d, field):g}" in helps[field], (field, helps[field])
     assert f"default {d.architecture}" in helps["architecture"]
     assert f"default {d.backbone}" in helps["backbone"]
     assert f"{d.pooling} (default)" in helps["pooling"] and f"{d.dtype} (default)" in helps["dtype"]
     assert f"{d.network_dtype} (default)" in helps["network_dtype"]
+
+
+def test_shift_weight_is_for_per_style_networks():
+    with pytest.raises(OptionError, match=r"^shift_weight: per-style networks only.*got 10"):
+        TrainConfig(architecture="arbitrary", width=1, shift_weight=10)
+    assert TrainConfig(architecture="johnson", shift_weight=10).shift_weight == 10.0
+
+
+def test_shift_term_joins_the_loss_with_the_steps_move(tiny):
+    """With ``shift_weight`` the job's loss adds ``shift_weight * shift_term`` at the move of
+    the run's step (another move at another step), and the picture it compares with is the
+    one the perceptual terms saw."""
+    from tf_style import train as tr
+
+    photos = tf.constant(np.stack([helpers.data_photo(32, 32, s) for s in range(2)]).astype(np.float32))
+    cfg = TrainConfig(**{**TINY, "size": 32, "shift_weight": 50.0, "seed": 3})
+    plain_cfg = cfg.with_options(shift_weight=0.0)
+    backbone, loss = tr._criterion(cfg, tiny, None, lambda m: None)
+    targets = loss.style_targets(backbone(tf.constant(_painting(16)[None].astype(np.float32))))
+    step = tf.Variable(7, dtype=tf.int64)
+    job, plain_job = tr._StyleJob(cfg, backbone, loss, targets, step=step), tr._StyleJob(plain_cfg, backbone, loss, targets)
+    plain_job.model.set_weights(job.model.get_weights())
+    total, terms = job.loss(job.prepare(photos))
+    plain_total, plain = plain_job.loss(plain_job.prepare(photos))
+    styled = job.model(photos, training=True)
+    expected = tr.shift_term(lambda x: job.model(x, training=True), photos, styled, tr.shift_at(3, 7))
+    assert float(terms["shift"]) == pytest.approx(float(expected), rel=1e-5) and float(expected) > 0
+    assert float(total) == pytest.approx(float(plain_total) + 50.0 * float(expected), rel=1e-5)
+    assert "shift" not in plain
+    moves = {tuple(tr.shift_at(3, s).numpy()) for s in range(7, 12)}
+    assert len(moves) > 1  # the move changes from step to step
+    assert tuple(tr.shift_at(3, 7).numpy()) == tuple(tr.shift_at(3, 7).numpy())
+
+
+def test_train_with_shift_weight_logs_the_term(tmp_path, tiny, data):
+    result = train(_painting(), data, tmp_path / "run", backbone=tiny, steps=2, checkpoint_every=2,
+                   **{**TINY, "size": 32, "shift_weight": 10.0})
+    assert all("shift" in h and h["shift"] >= 0 for h in result.history)
+    assert result.config.shift_weight == 10.0
 
 
 @pytest.mark.parametrize("architecture", ["mobile", pytest.param("arbitrary", marks=pytest.mark.slow)])

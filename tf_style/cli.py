@@ -431,6 +431,10 @@ def _add_train(sub) -> None:
     p.add_argument("--loss-margin", type=_int, default=None, metavar="PX",
                    help="pixels on each side of the crops that the perceptual loss does not see, so the network "
                    f"gains nothing by painting the picture's edges (default {T.loss_margin})")
+    p.add_argument("--shift-weight", type=_float, default=None, metavar="W",
+                   help="weight of the shift term: the picture of a crop moved by 0-3 px must be the picture "
+                   "moved the same, against patterns fixed to the network's 4 px lattice; per-style networks "
+                   f"(default {T.shift_weight:g}: none)")
     p.add_argument("--network-dtype", default=None,
                    help=f"{_one_of(DTYPE_OPTIONS, T.network_dtype)}: the trained network's convolutions "
                    "(mixed precision; model.keras is float32 either way); not for " + ARBITRARY)
@@ -452,7 +456,8 @@ def _add_train(sub) -> None:
 _TRAIN_OPTIONS = (
     "size", "batch", "steps", "learning_rate", "final_learning_rate", "content_weight", "style_weight", "tv_weight",
     "content_layers", "style_layers", "style_loss", "style_size", "architecture", "width", "upsample",
-    "train_predictor", "predictor_size", "teacher", "teacher_weight", "init", "loss_margin", "backbone", "pooling", "dtype", "network_dtype", "checkpoint_every",
+    "train_predictor", "predictor_size", "teacher", "teacher_weight", "init", "loss_margin",
+    "shift_weight", "backbone", "pooling", "dtype", "network_dtype", "checkpoint_every",
     "sample_every", "log_every", "seed",
 )
 

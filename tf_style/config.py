@@ -617,6 +617,13 @@ class TrainConfig(_Blended, _Options):
     #: right edge of every picture, because the painting's red railing runs down its right
     #: edge and such a line lowered the style loss there and only there (models/README.md).
     loss_margin: int = 0
+    #: Weight of the shift term (per-style networks): the network's picture of a crop moved by
+    #: 0-3 px down and right (a different move each step) must equal its picture of the crop
+    #: moved the same; the mean squared difference, pixels in [0, 1], inside 16 px of the
+    #: moved window. The networks halve the resolution twice, so without it they may paint
+    #: a pattern that repeats every 4 px whatever the photo (starry_night_johnson's grid in flat
+    #: skies). 0: no term (and no extra pass).
+    shift_weight: float = 0.0
     checkpoint_every: int = 500
     sample_every: int = 500
     log_every: int = 50
@@ -644,7 +651,7 @@ class TrainConfig(_Blended, _Options):
         if self.final_learning_rate is not None:
             self._set("final_learning_rate",
                       check_number("final_learning_rate", self.final_learning_rate, allow_zero=False))
-        for name in ("content_weight", "style_weight", "tv_weight", "teacher_weight"):
+        for name in ("content_weight", "style_weight", "tv_weight", "teacher_weight", "shift_weight"):
             self._set(name, check_number(name, getattr(self, name)))
         if self.teacher is not None:
             if not isinstance(self.teacher, (str, os.PathLike)) or not os.fspath(self.teacher):
@@ -693,6 +700,9 @@ class TrainConfig(_Blended, _Options):
         if not arb:
             self._set("upsample", DEFAULT_UPSAMPLE if self.upsample is None
                       else check_choice("upsample", self.upsample, NETWORK_UPSAMPLES))
+        if self.shift_weight and arb:
+            raise OptionError(f"shift_weight: per-style networks only, not architecture {ARBITRARY!r}, "
+                              f"got {self.shift_weight!r}")
         if not _is_bool(self.train_predictor):
             raise OptionError(f"train_predictor: expected True or False, got {self.train_predictor!r}")
         self._set("train_predictor", bool(self.train_predictor))

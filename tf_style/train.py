@@ -98,6 +98,8 @@ __all__ = [
     "arbitrary_loss",
     "make_dataset",
     "load_teacher",
+    "shift_at",
+    "shift_term",
     "default_strategy",
     "train",
 ]
@@ -600,12 +602,12 @@ def train(
         out.mkdir(parents=True, exist_ok=True)
         (out / "samples").mkdir(exist_ok=True)
 
+    step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     with strategy.scope():
         job: _Job = (_ArbitraryJob(cfg, backbone, loss, painting_img) if arb
-                     else _StyleJob(cfg, backbone, loss, style_grams, teacher))
+                     else _StyleJob(cfg, backbone, loss, style_grams, teacher, step=step_var))
         optimizer = keras.optimizers.Adam(cfg.learning_rate)
         optimizer.build(job.variables)
-    step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     # One position per input stream: the photos ("data_position"), and for arbitrary the paintings.
     streams = [("data_position", scan.files, cfg.size, cfg.seed)]
     if arb:
@@ -895,13 +897,69 @@ def _inside(images: tf.Tensor, margin: int) -> tf.Tensor:
     return images[:, margin:-margin, margin:-margin] if margin else images
 
 
+#: The shift term's moves (``TrainConfig.shift_weight``): the per-style networks halve the
+#: resolution twice, so their lattice repeats every 4 px; moves of 0-3 px down and right (not
+#: both 0) reach every phase of it.
+_SHIFT_PERIOD = 4
+#: Pixels on each side of the moved window where its picture is not compared: there the two
+#: pictures see different borders.
+_SHIFT_MARGIN = 16
+
+
+def shift_at(seed: int, step: tf.Tensor) -> tf.Tensor:
+    """The shift term's move at training ``step``: ``[down, right]``, each 0-3 px, not both 0;
+    a function of the run's seed and the step, so a resumed run makes the same moves.
+
+    >>> sorted({tuple(shift_at(0, s).numpy()) for s in range(300)}) == [
+    ...     (y, x) for y in range(4) for x in range(4) if y or x]
+    True
+    """
+    seed_pair = tf.stack([tf.constant(seed, tf.int64), tf.cast(step, tf.int64)])
+    k = tf.random.stateless_uniform([], seed=seed_pair, minval=1, maxval=_SHIFT_PERIOD ** 2, dtype=tf.int32)
+    return tf.stack([k // _SHIFT_PERIOD, k % _SHIFT_PERIOD])
+
+
+def shift_term(model: Callable[[tf.Tensor], tf.Tensor], images: tf.Tensor, picture: tf.Tensor,
+               shift: tf.Tensor) -> tf.Tensor:
+    """The shift term of ``TrainConfig.shift_weight``: the mean squared difference (pixels in
+    [0, 1]) between ``model``'s picture of ``images`` moved by ``shift`` (``[down, right]``)
+    and ``picture`` (its picture of ``images``) moved the same, away from the window's edges.
+    Half the batch (at least one crop) is moved: the term needs the pattern, not every crop.
+
+    A network that paints the same pattern on every 4 px whatever the photo pays for it; one
+    whose picture moves with the photo pays nothing:
+
+    >>> import numpy as np, tensorflow as tf
+    >>> images = tf.constant(np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)), tf.float32)
+    >>> grid = np.zeros((1, 64, 64, 1), np.float32); grid[:, ::4, ::4] = 40
+    >>> lattice = lambda x: x + grid[:, :x.shape[1], :x.shape[2]]
+    >>> float(shift_term(lambda x: 0.5 * x, images, 0.5 * images, tf.constant([1, 2])))
+    0.0
+    >>> round(float(shift_term(lattice, images, lattice(images), tf.constant([1, 2]))) / (40 / 255) ** 2, 4)
+    0.125
+    """
+    side = min(int(images.shape[1]), int(images.shape[2]))
+    window = (side - _SHIFT_PERIOD) // _SHIFT_PERIOD * _SHIFT_PERIOD
+    # Even, so the compared square spans whole lattice periods (window is a multiple of 4).
+    margin = min(_SHIFT_MARGIN, window // 8 * 2)
+    n = max(1, int(images.shape[0]) // 2)
+    inner = window - 2 * margin
+    zero = tf.zeros([], tf.int32)
+    moved = tf.slice(images[:n], tf.stack([zero, shift[0], shift[1], zero]), [n, window, window, 3])
+    seen = tf.cast(model(moved), tf.float32)[:, margin:margin + inner, margin:margin + inner]
+    expected = tf.slice(tf.cast(picture[:n], tf.float32),
+                        tf.stack([zero, shift[0] + margin, shift[1] + margin, zero]), [n, inner, inner, 3])
+    return tf.reduce_mean(tf.square((seen - expected) / 255.0))
+
+
 class _StyleJob(_Job):
     """One per-style network (johnson or mobile) against fixed style targets; with a
     teacher, also against the teacher's pictures of the same crops (distillation)."""
 
     def __init__(self, cfg: TrainConfig, backbone: bb.Backbone, loss: PerceptualLoss,
                  style_grams: Mapping[str, tf.Tensor],
-                 teacher: Optional[Callable[[tf.Tensor], tf.Tensor]] = None) -> None:
+                 teacher: Optional[Callable[[tf.Tensor], tf.Tensor]] = None,
+                 step: Optional[tf.Variable] = None) -> None:
         self.network_dtype = bb.resolve_dtype(cfg.network_dtype)
         with dtype_policy(self.network_dtype):
             self.model = networks.StyleTransformer(cfg.architecture, cfg.width, upsample=cfg.upsample,
@@ -910,11 +968,14 @@ class _StyleJob(_Job):
         self.teacher = teacher if cfg.teacher_weight > 0 else None
         self.teacher_weight = cfg.teacher_weight
         self.margin = cfg.loss_margin
+        self.shift_weight, self.seed = cfg.shift_weight, cfg.seed
+        self.step = step if step is not None else tf.Variable(0, dtype=tf.int64, trainable=False)
         # Pure distillation needs no loss network: skip its passes.
         self.perceptual = bool(cfg.content_weight or cfg.style_weight)
         self.what = f"a {cfg.architecture!r} network of width {cfg.width:g}"
         self.description = f"{cfg.architecture} (width {cfg.width:g}, {self.network_dtype})" + \
-            (f", distilled from {cfg.teacher} (weight {cfg.teacher_weight:g})" if self.teacher else "")
+            (f", distilled from {cfg.teacher} (weight {cfg.teacher_weight:g})" if self.teacher else "") + \
+            (f", shift term {cfg.shift_weight:g}" if self.shift_weight else "")
         self.objects = {"model": self.model}
         self.variables = self.model.trainable_variables
 
@@ -939,6 +1000,11 @@ class _StyleJob(_Job):
             teacher = tf.reduce_mean(tf.square((styled - taught) / 255.0))
             total = total + self.teacher_weight * teacher
             terms = dict(terms, total=total, teacher=teacher)
+        if self.shift_weight:
+            shifted = shift_term(lambda x: self.model(x, training=True), images, styled,
+                                 shift_at(self.seed, self.step))
+            total = total + self.shift_weight * shifted
+            terms = dict(terms, total=total, shift=shifted)
         return total, terms
 
     def stylize(self, sample: np.ndarray) -> np.ndarray:
