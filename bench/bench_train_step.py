@@ -3,12 +3,14 @@
     python3 bench/bench_train_step.py                      # johnson and mobile, float32 and bfloat16, 256 px
     python3 bench/bench_train_step.py --sizes 128,256 --repeats 7 --variants johnson:bfloat16
     python3 bench/bench_train_step.py --variants mobile:float32,mobile:float32:16   # --loss-margin 16
+    python3 bench/bench_train_step.py --variants johnson:bfloat16,johnson:bfloat16:0:20   # --shift-weight 20
 
 What ``tf-style train`` runs each step for a per-style network: the network's forward and
 backward pass, the loss network (vgg19, its convolutions in ``--loss-dtype``) on the
 network's pictures and on the photos (content targets), the ``meancov`` style loss and
 Adam's update (a third field ``:PX`` adds ``--loss-margin PX``: the loss sees the crops
-without PX on each side, as training does), in one ``tf.function`` with a fixed input signature, on random photos of
+without PX on each side, as training does; a fourth ``:W`` adds ``--shift-weight W``, the
+network's second pass on half the batch moved by 1 px), in one ``tf.function`` with a fixed input signature, on random photos of
 ``--batch`` x size x size. Median (and minimum) of ``--repeats`` timed steps after two
 warm-up steps, taken round-robin over the variants so that a busy machine slows them alike:
 compare the ratios. Prints a markdown table and the CPU.
@@ -44,7 +46,7 @@ def _cpu() -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--variants", default="johnson:float32,johnson:bfloat16,mobile:float32,mobile:bfloat16",
-                   help="ARCHITECTURE:DTYPE[:LOSS_MARGIN], comma-separated")
+                   help="ARCHITECTURE:DTYPE[:LOSS_MARGIN[:SHIFT_WEIGHT]], comma-separated")
     p.add_argument("--sizes", default="256", help="crop sides, comma-separated")
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--repeats", type=int, default=5)
@@ -60,7 +62,7 @@ def main(argv=None) -> int:
     from tf_style.config import TrainConfig
     from tf_style.criterion import build_criterion
     from tf_style.precision import dtype_policy
-    from tf_style.train import _inside
+    from tf_style.train import _inside, shift_term
 
     d = TrainConfig()
     backbone, loss = build_criterion(
@@ -76,13 +78,14 @@ def main(argv=None) -> int:
         for variant in args.variants.split(","):
             arch, dtype, *rest = variant.split(":")
             margin = int(rest[0]) if rest else 0
+            shift = float(rest[1]) if len(rest) > 1 else 0.0
             dtype = resolve_dtype(dtype)
             with dtype_policy(dtype):
                 model = networks.StyleTransformer(arch, 1.0, seed=0)
             optimizer = keras.optimizers.Adam(1e-3)
             optimizer.build(model.trainable_variables)
 
-            def make(model=model, optimizer=optimizer, margin=margin):
+            def make(model=model, optimizer=optimizer, margin=margin, shift=shift):
                 @tf.function(input_signature=[tf.TensorSpec(photos.shape, tf.float32)], autograph=False)
                 def step(images):
                     content = loss.content_targets(backbone(_inside(images, margin)))
@@ -90,6 +93,10 @@ def main(argv=None) -> int:
                         styled = model(images, training=True)
                         seen = _inside(styled, margin)
                         total, _ = loss(backbone(seen), seen, content, targets)
+                        if shift:
+                            moved = shift_term(lambda x: model(x, training=True), images, styled,
+                                               tf.constant([1, 0]))
+                            total = total + shift * moved
                     grads = tape.gradient(total, model.trainable_variables)
                     optimizer.apply_gradients(zip(grads, model.trainable_variables))
                     return total
@@ -98,7 +105,7 @@ def main(argv=None) -> int:
             step = make()
             for _ in range(2):
                 step(photos).numpy()
-            steps[(arch, dtype, size, margin)] = (step, photos, [])
+            steps[(arch, dtype, size, margin, shift)] = (step, photos, [])
     for _ in range(args.repeats):
         for step, photos, times in steps.values():
             t = time.perf_counter()
@@ -107,13 +114,14 @@ def main(argv=None) -> int:
 
     print(f"CPU: {_cpu()}; TensorFlow {tf.__version__}; batch {args.batch}; "
           f"loss network vgg19 ({resolve_dtype(args.loss_dtype)}); {args.repeats} steps each\n")
-    print("| network | precision | crop | loss margin | s/step, median | min | vs float32, no margin |")
-    print("| --- | --- | --: | --: | --: | --: | --: |")
-    for (arch, dtype, size, margin), (_, _, times) in steps.items():
+    print("| network | precision | crop | loss margin | shift weight | s/step, median | min | "
+          "vs its network's first row |")
+    print("| --- | --- | --: | --: | --: | --: | --: | --: |")
+    for (arch, dtype, size, margin, shift), (_, _, times) in steps.items():
         med = statistics.median(times)
-        base = steps.get((arch, "float32", size, 0))
-        ratio = f"{statistics.median(base[2]) / med:.2f}x" if base else ""
-        print(f"| {arch} | {dtype} | {size} | {margin} | {med:.3f} | {min(times):.3f} | {ratio} |")
+        base = next(v for k, v in steps.items() if k[0] == arch and k[2] == size)
+        ratio = f"{statistics.median(base[2]) / med:.2f}x"
+        print(f"| {arch} | {dtype} | {size} | {margin} | {shift:g} | {med:.3f} | {min(times):.3f} | {ratio} |")
     return 0
 
 

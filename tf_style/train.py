@@ -920,11 +920,12 @@ def shift_at(seed: int, step: tf.Tensor) -> tf.Tensor:
 
 
 def shift_term(model: Callable[[tf.Tensor], tf.Tensor], images: tf.Tensor, picture: tf.Tensor,
-               shift: tf.Tensor) -> tf.Tensor:
+               shift: tf.Tensor, count: Optional[int] = None) -> tf.Tensor:
     """The shift term of ``TrainConfig.shift_weight``: the mean squared difference (pixels in
     [0, 1]) between ``model``'s picture of ``images`` moved by ``shift`` (``[down, right]``)
     and ``picture`` (its picture of ``images``) moved the same, away from the window's edges.
-    Half the batch (at least one crop) is moved: the term needs the pattern, not every crop.
+    The first ``count`` crops are moved (default half the batch, at least one: the term needs
+    the pattern, not every crop).
 
     A network that paints the same pattern on every 4 px whatever the photo pays for it; one
     whose picture moves with the photo pays nothing:
@@ -942,7 +943,7 @@ def shift_term(model: Callable[[tf.Tensor], tf.Tensor], images: tf.Tensor, pictu
     window = (side - _SHIFT_PERIOD) // _SHIFT_PERIOD * _SHIFT_PERIOD
     # Even, so the compared square spans whole lattice periods (window is a multiple of 4).
     margin = min(_SHIFT_MARGIN, window // 8 * 2)
-    n = max(1, int(images.shape[0]) // 2)
+    n = max(1, int(images.shape[0]) // 2) if count is None else int(count)
     inner = window - 2 * margin
     zero = tf.zeros([], tf.int32)
     moved = tf.slice(images[:n], tf.stack([zero, shift[0], shift[1], zero]), [n, window, window, 3])
