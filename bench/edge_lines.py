@@ -70,12 +70,17 @@ def pictures(network, batch: np.ndarray, chunk: int = 4) -> np.ndarray:
     return np.concatenate([np.asarray(network(batch[i:i + chunk])) for i in range(0, len(batch), chunk)])
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_network_photo_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options this script shares with ``bench/shift_error.py``: networks and photos."""
     ap.add_argument("--network", action="append", required=True, help="a per-style .keras network (repeat)")
     ap.add_argument("--photos", type=Path, nargs="+", required=True, help="photo files or folders")
     ap.add_argument("--count", type=int, default=12)
     ap.add_argument("--size", type=int, default=256)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_network_photo_arguments(ap)
     ap.add_argument("--inset", type=int, default=8)
     args = ap.parse_args(argv)
     from tf_style.train import load_network

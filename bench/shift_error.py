@@ -52,13 +52,11 @@ def shift_errors(network, batch: np.ndarray, chunk: int = 4) -> dict:
 
 
 def main(argv=None) -> int:
+    from edge_lines import add_network_photo_arguments, crops
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--network", action="append", required=True, help="a per-style .keras network (repeat)")
-    ap.add_argument("--photos", type=Path, nargs="+", required=True, help="photo files or folders")
-    ap.add_argument("--count", type=int, default=12)
-    ap.add_argument("--size", type=int, default=256)
+    add_network_photo_arguments(ap)
     args = ap.parse_args(argv)
-    from edge_lines import crops
 
     from tf_style.train import load_network
 
