@@ -52,6 +52,9 @@ def main(argv=None) -> int:
         pixels = np.asarray(Image.open(path).convert("RGB"), np.float64)
         width = args.tile or pixels.shape[1]
         parts = [pixels[:, i : i + width] for i in range(0, pixels.shape[1] - width + 1, width)]
+        if args.x < 0 or args.y < 0 or args.x + args.n > width or args.y + args.n > pixels.shape[0]:
+            p.error(f"the {args.n} px patch at x={args.x}, y={args.y} does not fit in {path} "
+                    f"({width}x{pixels.shape[0]} px per picture)")
         shares = [lattice_share(q[args.y : args.y + args.n, args.x : args.x + args.n]) for q in parts]
         print(path, " ".join(f"{100 * s:.2f}%" for s in shares))
     return 0
