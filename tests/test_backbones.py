@@ -370,11 +370,97 @@ def test_backbone_uses_the_feature_pool_for_avg_only():
     assert not any(isinstance(p, B.FeatureAvgPool2D) for p in _pools(maxed))
 
 
+# --------------------------------------------------------------------------------------
+# Reflect padding
+# --------------------------------------------------------------------------------------
+def test_reflect_padding_is_a_valid_convolution_of_the_mirrored_input():
+    # Against numpy: mirror the input by one pixel (np.pad "reflect", as tf.pad REFLECT),
+    # then a "valid" 3x3 convolution; the edge pixels differ from zero padding's, the
+    # interior does not.
+    x = _images(1, 7, 9, seed=2, c=3)
+    layer = B.FeatureConv2D(4, 3, padding="same", padding_mode="reflect", activation="relu")
+    zeros = B.FeatureConv2D(4, 3, padding="same", activation="relu")
+    layer.build(x.shape), zeros.build(x.shape)
+    zeros.set_weights(layer.get_weights())
+    k, b = layer.get_weights()
+    mirrored = np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)], mode="reflect")
+    ref = _ref_conv(mirrored, k, b)[:, 1:-1, 1:-1]  # _ref_conv pads with zeros: drop its border
+    got, got_zeros = layer(x).numpy(), zeros(x).numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(got[:, 1:-1, 1:-1], got_zeros[:, 1:-1, 1:-1], rtol=1e-5, atol=1e-4)
+    assert np.abs(got[:, 0] - got_zeros[:, 0]).max() > 1.0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_reflect_padding_forward_input_grad_gives_tensorflows_gradient(dtype):
+    # The mirrored input convolved "valid": the rotated-kernel gradient must still be
+    # TensorFlow's, through pools and a non-square image.
+    spec = dict(num_repeats=[1, 2], num_filters=[8, 16], layers=["block2_conv2"], seed=3, dtype=dtype,
+                padding="reflect")
+    fast = B.build_vgg_features(**spec, forward_input_grad=True)
+    slow = B.build_vgg_features(**spec, forward_input_grad=False)
+    assert all(l.padding_mode == "reflect" for l in _convs(fast))
+    assert _convs(fast)[1]._can_use_forward_grad()
+    x = tf.Variable(_images(1, 12, 20, seed=4))
+    weights = tf.random.stateless_normal([1, 6, 10, 16], seed=[1, 2])
+
+    @tf.function
+    def grad(model):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(model(x)["block2_conv2"] * weights)
+        return loss, tape.gradient(loss, x)
+
+    (l1, g1), (l2, g2) = grad(fast), grad(slow)
+    np.testing.assert_allclose(l1, l2, rtol=1e-6)
+    tol = 1e-5 if dtype == "float32" else 2e-2
+    assert float(tf.reduce_max(tf.abs(g1 - g2))) <= tol * float(tf.reduce_max(tf.abs(g2)))
+    assert float(tf.reduce_max(tf.abs(g2))) > 0
+
+
+def test_reflect_padding_forward_input_grad_also_gives_the_kernel_gradient():
+    layer = B.FeatureConv2D(5, 3, padding="same", padding_mode="reflect", forward_input_grad=True)
+    ref = B.FeatureConv2D(5, 3, padding="same", padding_mode="reflect", forward_input_grad=False)
+    x = tf.constant(_images(2, 7, 9, seed=1, c=8) / 255.0)
+    layer.build(x.shape), ref.build(x.shape)
+    assert layer._can_use_forward_grad() and not ref._can_use_forward_grad()
+    ref.set_weights(layer.get_weights())
+    grads = []
+    for l in (layer, ref):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.reduce_sum(tf.sin(l(x)))
+        grads.append(tape.gradient(y, [x, l.kernel]))
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    ({"padding_mode": "reflection"}, "did you mean 'reflect'"),
+    ({"padding_mode": "reflect", "padding": "valid"}, "padding 'valid'"),
+    ({"padding_mode": "reflect", "strides": 2}, "strides (2, 2)"),
+])
+def test_padding_mode_errors_name_the_argument(kwargs, word):
+    with pytest.raises(OptionError, match="padding_mode") as e:
+        B.FeatureConv2D(4, 3, **{"padding": "same", **kwargs})
+    assert word in str(e.value)
+
+
+def test_backbone_padding_is_validated_and_recorded():
+    with pytest.raises(OptionError, match="padding: expected one of zeros, reflect, got 'edge'"):
+        B.build_vgg_features([1], [4], ["block1_conv1"], padding="edge")
+    bb = B.tiny_backbone(padding="reflect")
+    assert bb.padding == "reflect" and all(l.padding_mode == "reflect" for l in _convs(bb.model))
+    assert B.tiny_backbone().padding == "zeros"
+
+
 def test_feature_conv_round_trips_its_config():
     layer = B.FeatureConv2D(6, 3, padding="same", activation="relu", forward_input_grad=True, name="c")
     clone = B.FeatureConv2D.from_config(layer.get_config())
     assert clone.forward_input_grad is True and clone.filters == 6 and clone.name == "c"
     assert B.FeatureConv2D.from_config(B.FeatureConv2D(2, 3).get_config()).forward_input_grad is False
+    mirrored = B.FeatureConv2D(2, 3, padding="same", padding_mode="reflect")
+    assert B.FeatureConv2D.from_config(mirrored.get_config()).padding_mode == "reflect"
+    assert B.FeatureConv2D.from_config(B.FeatureConv2D(2, 3).get_config()).padding_mode == "zeros"
 
 
 def test_forward_input_grad_default_follows_the_runtime(monkeypatch):

@@ -80,6 +80,7 @@ def test_stylize_json_reports_the_run_and_writes_the_picture(tmp_path, capsys):
     assert "hed" in data["weights"].lower()
     assert data["optimizer"] == "lbfgs"
     assert data["dtype"] in ("float32", "bfloat16")  # auto, resolved for this machine
+    assert data["padding"] == "reflect"  # the default
     assert data["iterations"] == 3
     assert isinstance(data["seconds"], (int, float)) and data["seconds"] >= 0
 
@@ -289,6 +290,7 @@ BAD_INPUTS = [
           ["--content-layers", "block9_conv9", "did you mean"]),
     _case("backbone-unknown", ("--backbone", "vgg91"), ["--backbone", "vgg91"]),
     _case("pooling-unknown", ("--pooling", "mean"), ["--pooling", r"\bmean\b"]),
+    _case("padding-unknown", ("--padding", "edge"), ["--padding", r"\bedge\b", "zeros, reflect"]),
     _case("weights-file-missing", ("--weights", "/nonexistent.h5", "--backbone", "vgg19"),
           ["--weights", r"/nonexistent\.h5"]),
     _case("style-scale-zero", ("--style-scale", "0"), ["--style-scale", r"\b0(\.0)?\b"]),

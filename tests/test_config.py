@@ -27,6 +27,7 @@ from tf_style.errors import OptionError
         ({"style_blend": (0, 0)}, "style_blend"),
         ({"backbone": "vgg91"}, "did you mean 'vgg19'"),
         ({"pooling": "mean"}, "pooling"),
+        ({"padding": "reflection"}, "did you mean 'reflect'"),
         ({"seed": -1}, "seed"),
         ({"pyramid": 0}, "pyramid"),
         ({"learning_rate": 0}, "learning_rate"),

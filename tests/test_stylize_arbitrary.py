@@ -317,7 +317,7 @@ OPTIMIZER_ONLY = {  # a valid value of each optimizer-only option
     "--iterations": "5", "--pyramid": "2", "--optimizer": "adam", "--learning-rate": "2",
     "--content-weight": "1", "--style-weight": "10", "--tv-weight": "0", "--content-layers": "block4_conv2",
     "--style-layers": "block1_conv1", "--style-layer-weights": "1", "--init": "noise",
-    "--backbone": "auto", "--weights": "w.h5", "--pooling": "avg", "--seed": "0", "--tile": "512",
+    "--backbone": "auto", "--weights": "w.h5", "--pooling": "avg", "--padding": "reflect", "--seed": "0", "--tile": "512",
     "--tile-iterations": "10", "--save-every": "0", "--plot": "p.png",
 }
 BAD = [

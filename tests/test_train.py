@@ -91,6 +91,7 @@ def test_config_defaults_and_cli_help_agree():
     assert f"default {d.architecture}" in helps["architecture"]
     assert f"default {d.backbone}" in helps["backbone"]
     assert f"{d.pooling} (default)" in helps["pooling"] and f"{d.dtype} (default)" in helps["dtype"]
+    assert f"{d.padding} (default)" in helps["padding"]
     assert f"{d.network_dtype} (default)" in helps["network_dtype"]
 
 
@@ -361,10 +362,12 @@ def test_training_loads_its_loss_network_with_the_pooling_and_dtype_asked_for(ti
     monkeypatch.setattr(bb, "resolve_name", lambda name, log=None: name)
     monkeypatch.setattr(bb, "load_backbone", lambda arch, layers, log=None, **kw: calls.append(kw) or tiny)
     train(_painting(), data, out.parent / "pooled", backbone="vgg16-hed", pooling="max", dtype="bfloat16",
-          steps=1, **{k: v for k, v in TINY.items() if k != "steps"})
-    assert calls == [{"pooling": "max", "dtype": "bfloat16"}]
+          padding="reflect", steps=1, **{k: v for k, v in TINY.items() if k != "steps"})
+    assert calls == [{"pooling": "max", "padding": "reflect", "dtype": "bfloat16"}]
     with pytest.raises(OptionError, match=r"^pooling: .*'mean'"):
         TrainConfig(pooling="mean")
+    with pytest.raises(OptionError, match=r"^padding: .*'edge'"):
+        TrainConfig(padding="edge")
     with pytest.raises(OptionError, match=r"^dtype: .*'float16'"):
         TrainConfig(dtype="float16")
 

@@ -176,3 +176,17 @@ def test_fast_lbfgs_driver_matches_scipys_wrapper(tiny, monkeypatch):
     slow = _run(tiny, iterations=15)
     assert [h["total"] for h in fast.history] == pytest.approx([h["total"] for h in slow.history], rel=1e-5)
     assert np.array_equal(np.asarray(fast.image), np.asarray(slow.image))
+
+
+def test_the_optimizer_loads_its_backbone_with_the_padding_asked_for(tiny, monkeypatch):
+    # The default is reflect (tf_style.config.PADDINGS says why); zeros is still there.
+    from tf_style import backbones as bb
+
+    calls = []
+    monkeypatch.setattr(bb, "resolve_name", lambda name, log=None: "vgg19")
+    monkeypatch.setattr(bb, "load_backbone", lambda arch, layers, **kw: calls.append(kw["padding"]) or tiny)
+    for options in ({}, {"padding": "zeros"}):
+        Stylizer(_painting(), iterations=1, **LAYERS, **options)
+    assert calls == ["reflect", "zeros"]
+    with pytest.raises(OptionError, match=r"^padding: expected one of zeros, reflect, got 'edge'"):
+        Stylizer(_painting(), backbone=tiny, padding="edge", **LAYERS)

@@ -66,7 +66,8 @@ _OPTIMIZER_ONLY = (
     ("style_weight", "--style-weight"), ("tv_weight", "--tv-weight"),
     ("content_layers", "--content-layers"), ("style_layers", "--style-layers"),
     ("style_layer_weights", "--style-layer-weights"), ("init", "--init"), ("backbone", "--backbone"),
-    ("weights", "--weights"), ("pooling", "--pooling"), ("seed", "--seed"), ("tile", "--tile"),
+    ("weights", "--weights"), ("pooling", "--pooling"), ("padding", "--padding"), ("seed", "--seed"),
+    ("tile", "--tile"),
     ("tile_iterations", "--tile-iterations"), ("save_every", "--save-every"),
     ("plot", "--plot"), ("style_loss", "--style-loss"),
 )
@@ -75,7 +76,7 @@ _ARBITRARY_ONLY = (("strength", "--strength"),)
 #: StylizeConfig fields among _OPTIMIZER_ONLY (the rest are the command's own).
 _OPTIMIZER_FIELDS = (
     "iterations", "pyramid", "optimizer", "learning_rate", "content_weight", "style_weight", "tv_weight",
-    "init", "backbone", "weights", "pooling", "seed", "tile", "tile_iterations", "dtype", "style_loss",
+    "init", "backbone", "weights", "pooling", "padding", "seed", "tile", "tile_iterations", "dtype", "style_loss",
 )
 #: Comma-separated number lists of stylize and train, (dest, flag): argparse keeps the text and
 #: :func:`tf_style.config.parse_float_list` reads it, so a bad value is one line naming the flag.
@@ -133,6 +134,7 @@ def _add_stylize(sub) -> None:
         DTYPE_OPTIONS,
         METHODS,
         OPTIMIZERS,
+        PADDINGS,
         POOLINGS,
         ArbitraryConfig,
         StylizeConfig,
@@ -187,6 +189,9 @@ def _add_stylize(sub) -> None:
     p.add_argument("--weights", default=None, metavar="PATH", help="[gatys] local .h5 of Keras VGG weights")
     p.add_argument("--pooling", default=None,
                    help=f"[gatys] {_one_of(POOLINGS, D.pooling)}: the backbone's pooling (avg is Gatys' choice)")
+    p.add_argument("--padding", default=None,
+                   help=f"[gatys] {_one_of(PADDINGS, D.padding)}: how the backbone's convolutions see past the "
+                   "picture's edge (reflect: the picture mirrored; zeros: black, which paints a frame)")
     p.add_argument("--seed", type=_int, default=None, help=f"[gatys] (default {D.seed})")
     p.add_argument("--tile", type=_int, default=None, metavar="PX",
                    help=f"[gatys] optimize levels longer than 2 x PX in PX x PX tiles, for pictures larger than "
@@ -364,7 +369,8 @@ def _cmd_info(args: argparse.Namespace, log: Callable[[str], None]) -> int:
 
 
 def _add_train(sub) -> None:
-    from tf_style.config import ARBITRARY, BACKBONES, DTYPE_OPTIONS, NETWORK_ARCHITECTURES, POOLINGS, TrainConfig
+    from tf_style.config import (ARBITRARY, BACKBONES, DTYPE_OPTIONS, NETWORK_ARCHITECTURES, PADDINGS, POOLINGS,
+                                 TrainConfig)
 
     T = TrainConfig()  # defaults live in one place: the config (TensorFlow-free)
     p = sub.add_parser(
@@ -426,6 +432,8 @@ def _add_train(sub) -> None:
                    "fine-tuning; Adam starts afresh); ignored when resuming from a checkpoint")
     p.add_argument("--backbone", default=None, help=f"{', '.join(BACKBONES)} (default {T.backbone})")
     p.add_argument("--pooling", default=None, help=f"{_one_of(POOLINGS, T.pooling)}: the loss network's pooling")
+    p.add_argument("--padding", default=None,
+                   help=f"{_one_of(PADDINGS, T.padding)}: how the loss network's convolutions see past the edge")
     p.add_argument("--dtype", default=None,
                    help=f"{_one_of(DTYPE_OPTIONS, T.dtype)}: the loss network's convolutions")
     p.add_argument("--loss-margin", type=_int, default=None, metavar="PX",
@@ -457,7 +465,7 @@ _TRAIN_OPTIONS = (
     "size", "batch", "steps", "learning_rate", "final_learning_rate", "content_weight", "style_weight", "tv_weight",
     "content_layers", "style_layers", "style_loss", "style_size", "architecture", "width", "upsample",
     "train_predictor", "predictor_size", "teacher", "teacher_weight", "init", "loss_margin",
-    "shift_weight", "backbone", "pooling", "dtype", "network_dtype", "checkpoint_every",
+    "shift_weight", "backbone", "pooling", "padding", "dtype", "network_dtype", "checkpoint_every",
     "sample_every", "log_every", "seed",
 )
 
@@ -606,7 +614,7 @@ def _cmd_export(args: argparse.Namespace, log: Callable[[str], None]) -> int:
 
 def _add_study_run_options(p, *, weights: bool) -> None:
     """Options that sweep and sheet share with stylize (smaller default --size: many tiles)."""
-    from tf_style.config import BACKBONES, OPTIMIZERS, POOLINGS, StylizeConfig
+    from tf_style.config import BACKBONES, OPTIMIZERS, PADDINGS, POOLINGS, StylizeConfig
 
     D = StylizeConfig()
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the grid image (.png, .jpg, .webp)")
@@ -631,6 +639,7 @@ def _add_study_run_options(p, *, weights: bool) -> None:
     p.add_argument("--backbone", default=D.backbone, help=f"{', '.join(BACKBONES)} (default {D.backbone})")
     p.add_argument("--weights", default=None, metavar="PATH", help="local .h5 of Keras VGG weights")
     p.add_argument("--pooling", default=D.pooling, help=_one_of(POOLINGS, D.pooling))
+    p.add_argument("--padding", default=D.padding, help=_one_of(PADDINGS, D.padding))
     p.add_argument("--seed", type=_int, default=D.seed)
     p.add_argument("--json", action="store_true", help="print one JSON object with the run's figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
@@ -643,7 +652,8 @@ def _study_config(args: argparse.Namespace):
         size=args.size, iterations=args.iterations, pyramid=args.pyramid, optimizer=args.optimizer,
         learning_rate=args.learning_rate, tv_weight=args.tv_weight, style_scale=args.style_scale,
         init=args.init, preserve_color=args.preserve_color, backbone=args.backbone,
-        weights=args.weights, pooling=args.pooling, seed=args.seed, style_loss=args.style_loss,
+        weights=args.weights, pooling=args.pooling, padding=args.padding, seed=args.seed,
+        style_loss=args.style_loss,
     )
     for name in ("content_weight", "style_weight"):
         if hasattr(args, name):

@@ -41,6 +41,7 @@ def build_criterion(
     content_layers: Sequence[str],
     style_layers: Sequence[str],
     pooling: str = "avg",
+    padding: str = "zeros",
     weights: Optional[str] = None,
     dtype: str = "auto",
     content_weight: float = 1.0,
@@ -68,7 +69,8 @@ def build_criterion(
         content = bb.resolve_layers(arch, content_layers, option="content_layers")
         style = bb.resolve_layers(arch, style_layers, option="style_layers")
         extra = {} if weights is None else {"weights": weights}  # None: the backbone's own choice
-        backbone = bb.load_backbone(arch, content + style, pooling=pooling, dtype=dtype, log=log, **extra)
+        backbone = bb.load_backbone(arch, content + style, pooling=pooling, padding=padding, dtype=dtype, log=log,
+                                    **extra)
     else:
         content = backbone.check_layers(content_layers, option="content_layers")
         style = backbone.check_layers(style_layers, option="style_layers")

@@ -263,8 +263,8 @@ def _prepare_backbone(config: StylizeConfig, backbone, layer_groups: Sequence[Tu
         arch = bb.resolve_name(config.backbone, log=log)
         groups = [_resolve(None, arch, names, option) for names, option in layer_groups]
         union = _dedupe([n for g in groups for n in g])
-        loaded = bb.load_backbone(arch, union, pooling=config.pooling, weights=config.weights,
-                                  dtype=config.dtype, log=log)
+        loaded = bb.load_backbone(arch, union, pooling=config.pooling, padding=config.padding,
+                                  weights=config.weights, dtype=config.dtype, log=log)
         return loaded, groups, 1
     groups = [_resolve(backbone, None, names, option) for names, option in layer_groups]
     return backbone, groups, 0

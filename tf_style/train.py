@@ -795,9 +795,9 @@ def _criterion(cfg: TrainConfig, backbone: Optional[bb.Backbone], pinned: Option
     name = pinned if cfg.backbone == "auto" and pinned in ("vgg19", "vgg16", "vgg16-hed") else cfg.backbone
     return build_criterion(
         backbone=backbone, backbone_name=name, content_layers=cfg.content_layers, style_layers=cfg.style_layers,
-        pooling=cfg.pooling, dtype=cfg.dtype, content_weight=cfg.content_weight, style_weight=cfg.style_weight,
-        tv_weight=cfg.tv_weight, style_layer_weights=cfg.style_layer_weights, style_loss=cfg.style_loss,
-        seed=cfg.seed, log=log,
+        pooling=cfg.pooling, padding=cfg.padding, dtype=cfg.dtype, content_weight=cfg.content_weight,
+        style_weight=cfg.style_weight, tv_weight=cfg.tv_weight, style_layer_weights=cfg.style_layer_weights,
+        style_loss=cfg.style_loss, seed=cfg.seed, log=log,
     )
 
 

@@ -74,6 +74,8 @@ class StylizeResult:
     final: Optional[Dict[str, float]] = None
     #: The backbone's convolution dtype (``config.dtype`` with ``auto`` resolved).
     dtype: str = "float32"
+    #: How the backbone's convolutions padded (``zeros`` or ``reflect``).
+    padding: str = "zeros"
 
     def to_dict(self, output: Optional[PathLike] = None) -> dict:
         """A JSON-ready summary (what ``tf-style stylize --json`` prints)."""
@@ -84,6 +86,7 @@ class StylizeResult:
             "backbone": self.backbone,
             "weights": self.weights_source,
             "dtype": self.dtype,
+            "padding": self.padding,
             "optimizer": self.config.optimizer,
             "style_loss": self.config.style_loss,
             "iterations": self.iterations,
@@ -140,7 +143,8 @@ class Stylizer:
             self.style_images = [im.to_pil(im.luminance_image(im.to_array(x))) for x in self.style_images]
         self.backbone, self.loss = build_criterion(
             backbone=backbone, backbone_name=config.backbone, content_layers=config.content_layers,
-            style_layers=config.style_layers, pooling=config.pooling, weights=config.weights, dtype=config.dtype,
+            style_layers=config.style_layers, pooling=config.pooling, padding=config.padding, weights=config.weights,
+            dtype=config.dtype,
             content_weight=config.content_weight, style_weight=config.style_weight, tv_weight=config.tv_weight,
             style_layer_weights=config.style_layer_weights, style_loss=config.style_loss, seed=config.seed,
             log=self._log,
@@ -263,6 +267,7 @@ class Stylizer:
             interrupted=run.interrupted,
             final=run.final,
             dtype=self.backbone.dtype,
+            padding=self.backbone.padding,
         )
 
     # -- helpers ---------------------------------------------------------------
