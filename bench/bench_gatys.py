@@ -2,7 +2,7 @@
 
     python3 bench/bench_gatys.py [--sizes 256,512,1024] [--backbone vgg16-hed] [--repeats 3]
                                  [--grads forward,tf] [--allocators bfc,malloc] [--rounds 1]
-                                 [--style-losses gram,meancov,sliced]
+                                 [--style-losses gram,meancov,sliced] [--paddings zeros,reflect]
 
 Each (size, optimizer, dtype, input gradient, allocator) runs in a fresh subprocess so its
 peak RSS is its own. The floor is the FLOPs of the layers actually run divided by the
@@ -24,6 +24,10 @@ median over rounds of each row's time and ratio to its floor.
 ``--style-losses``: the style term (``tf_style.losses``): ``gram`` (default), ``meancov``,
 ``sliced``. The floor counts the Gram's FLOPs for every loss (meancov adds its C x C
 matrix square root, sliced its sorts: their cost shows as a higher ``x floor``).
+
+``--paddings``: how the backbone's convolutions pad (``tf_style.config.PADDINGS``): ``zeros``
+(default here, as earlier runs) or ``reflect`` (the optimizer's default since 2026-12-03: a
+``tf.pad`` of each convolution's input, then a "valid" convolution).
 
 ``--allocators``: TensorFlow's CPU allocator, ``bfc`` (``TF_CPU_ALLOCATOR_USE_BFC=true``, what
 the ``tf-style`` command sets) or ``malloc`` (TensorFlow's default).
@@ -120,7 +124,7 @@ def make_objective(backbone, height: int, width: int, style_loss: str = "gram"):
 
 
 def worker(size: int, optimizer: str, dtype: str, grad: str, backbone: str, repeats: int,
-           style_loss: str = "gram") -> dict:
+           style_loss: str = "gram", padding: str = "zeros") -> dict:
     from tf_style import backbones as bb
 
     if grad != "auto":
@@ -128,7 +132,7 @@ def worker(size: int, optimizer: str, dtype: str, grad: str, backbone: str, repe
     from tf_style.optimize import adam, lbfgs
 
     h, w = size * 3 // 4, size  # the 4:3 of the example photo
-    b = bb.load_backbone(backbone, CONTENT_LAYERS + STYLE_LAYERS, dtype=dtype)
+    b = bb.load_backbone(backbone, CONTENT_LAYERS + STYLE_LAYERS, dtype=dtype, padding=padding)
     obj, x0 = make_objective(b, h, w, style_loss)
     start = x0[0] * 0.5 + 60
     run = lbfgs if optimizer == "lbfgs" else adam
@@ -160,6 +164,7 @@ def worker(size: int, optimizer: str, dtype: str, grad: str, backbone: str, repe
         "dtype": dtype,
         "grad": grad,
         "style_loss": style_loss,
+        "padding": padding,
         "s_per_step": median(steps),
         "x_floor": median(ratios),
         "x_conv_floor": median(conv_ratios),
@@ -187,6 +192,7 @@ def main(argv=None) -> int:
     p.add_argument("--allocators", default="bfc,malloc")
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--style-losses", default="gram", help="comma list of gram, meancov, sliced")
+    p.add_argument("--paddings", default="zeros", help="comma list of zeros, reflect")
     p.add_argument("--flops", action="store_true", help="print the FLOP count of VGG19 at 512 px and exit")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -194,8 +200,8 @@ def main(argv=None) -> int:
         print(check_flops(512))
         return 0
     if args.worker:
-        size, opt, dtype, grad, style_loss = args.worker.split(":")
-        print(json.dumps(worker(int(size), opt, dtype, grad, args.backbone, args.repeats, style_loss)))
+        size, opt, dtype, grad, style_loss, padding = args.worker.split(":")
+        print(json.dumps(worker(int(size), opt, dtype, grad, args.backbone, args.repeats, style_loss, padding)))
         return 0
 
     def child(flags, allocator):
@@ -204,35 +210,36 @@ def main(argv=None) -> int:
 
     allocators = args.allocators.split(",")
     print(f"backbone {args.backbone}; threads: TensorFlow default; {os.cpu_count()} CPUs\n")
-    print("| round | size | optimizer | dtype | input grad | allocator | style loss | s/step | GFLOP/step (conv + Gram) | conv GFLOP/s | x floor | x conv floor | peak RSS GiB |")
-    print("| --: | --- | --- | --- | --- | --- | --- | --: | --: | --: | --: | --: | --: |")
+    print("| round | size | optimizer | dtype | input grad | allocator | style loss | padding | s/step | GFLOP/step (conv + Gram) | conv GFLOP/s | x floor | x conv floor | peak RSS GiB |")
+    print("| --: | --- | --- | --- | --- | --- | --- | --- | --: | --: | --: | --: | --: | --: |")
     results: dict = {}
     for rnd in range(1, args.rounds + 1):
         for size in args.sizes.split(","):
             for opt in args.optimizers.split(","):
                 for dtype in args.dtypes.split(","):
                     for grad in args.grads.split(","):
-                        for alloc, sl in [(a, sl) for a in allocators for sl in args.style_losses.split(",")]:
-                            key = (size, opt, dtype, grad, alloc, sl)
-                            res = child(["--worker", f"{size}:{opt}:{dtype}:{grad}:{sl}", "--backbone", args.backbone,
-                                         "--repeats", str(args.repeats)], alloc)
+                        for alloc, sl, pad in [(a, sl, pad) for a in allocators for sl in args.style_losses.split(",")
+                                               for pad in args.paddings.split(",")]:
+                            key = (size, opt, dtype, grad, alloc, sl, pad)
+                            res = child(["--worker", f"{size}:{opt}:{dtype}:{grad}:{sl}:{pad}", "--backbone",
+                                         args.backbone, "--repeats", str(args.repeats)], alloc)
                             if res.returncode != 0:
                                 tail = (res.stderr.strip().splitlines() or ["?"])[-1]
-                                print(f"| {rnd} | {size} | {opt} | {dtype} | {grad} | {alloc} | {sl} | failed: {tail[:80]} | | | | | |")
+                                print(f"| {rnd} | {size} | {opt} | {dtype} | {grad} | {alloc} | {sl} | {pad} | failed: {tail[:80]} | | | | | |")
                                 continue
                             r = json.loads(res.stdout.strip().splitlines()[-1])
                             low, high = r["conv_gflops"]
                             results.setdefault(key, []).append((r["s_per_step"], r["x_floor"], r))
-                            print(f"| {rnd} | {r['size']} | {opt} | {dtype} | {grad} | {alloc} | {sl} | {r['s_per_step']:.3f} | "
+                            print(f"| {rnd} | {r['size']} | {opt} | {dtype} | {grad} | {alloc} | {sl} | {pad} | {r['s_per_step']:.3f} | "
                                   f"{r['conv_gflop_per_step']:.0f} + {r['gflop_per_step'] - r['conv_gflop_per_step']:.0f} | "
                                   f"{low:.0f}-{high:.0f} | {r['x_floor']:.2f} | {r['x_conv_floor']:.2f} | "
                                   f"{r['peak_rss_gib']:.2f} |", flush=True)
     if args.rounds > 1:
         print(f"\nMedian over {args.rounds} rounds:\n")
-        print("| size | optimizer | dtype | input grad | allocator | style loss | s/step | x floor | x conv floor | peak RSS GiB |")
-        print("| --- | --- | --- | --- | --- | --- | --: | --: | --: | --: |")
-        for (size, opt, dtype, grad, alloc, sl), rows in results.items():
-            print(f"| {rows[0][2]['size']} | {opt} | {dtype} | {grad} | {alloc} | {sl} | {median([x[0] for x in rows]):.3f} | "
+        print("| size | optimizer | dtype | input grad | allocator | style loss | padding | s/step | x floor | x conv floor | peak RSS GiB |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --: | --: | --: | --: |")
+        for (size, opt, dtype, grad, alloc, sl, pad), rows in results.items():
+            print(f"| {rows[0][2]['size']} | {opt} | {dtype} | {grad} | {alloc} | {sl} | {pad} | {median([x[0] for x in rows]):.3f} | "
                   f"{median([x[1] for x in rows]):.2f} | {median([x[2]['x_conv_floor'] for x in rows]):.2f} | "
                   f"{max(x[2]['peak_rss_gib'] for x in rows):.2f} |")
     return 0

@@ -422,8 +422,8 @@ class StylizeConfig(_Blended, _Options):
     pooling: str = "avg"
     #: How the backbone's convolutions pad (:data:`PADDINGS`). ``reflect`` since 2026-12-03:
     #: with zeros the optimizer framed its pictures (a line down each edge; The Scream's
-    #: storm +67 red on the right edge, reflect +16), at no cost in the judge's numbers
-    #: (models/README.md, "Reflect padding").
+    #: storm +67 red on the right edge, reflect +16) at 9% more time per step; the
+    #: judge's numbers moved by -5% to +26% (models/README.md, "Reflect padding").
     padding: str = "reflect"
     seed: int = 0
     #: Levels whose long side exceeds ``2 * tile`` are optimized in ``tile`` x ``tile``
