@@ -809,3 +809,21 @@ def test_hed_features_of_a_photo_are_finite_and_informative(keras_home, no_offli
     assert not np.allclose(flat, out["block4_conv2"].numpy(), atol=1.0)
     mx = B.load_backbone("vgg16-hed", ["block5_conv1"], pooling="max")(x)["block5_conv1"]
     assert not np.allclose(mx, out["block5_conv1"], atol=1e-2)
+
+
+@pytest.mark.parametrize("h, w", [(1, 5), (4, 1), (1, 1)])
+def test_reflect_padding_repeats_a_single_pixel_side(h, w):
+    # VGG's fifth block sees 1 px for a 16 px picture; reflection needs 2, so a 1 px side
+    # repeats its pixel, in eager calls (static shapes) and in a trace with unknown sides.
+    x = tf.constant(_images(1, h, w, seed=3, c=4))
+    layer = B.FeatureConv2D(2, 3, padding="same", padding_mode="reflect")
+    layer.build(x.shape)
+    k, b = layer.get_weights()
+    mode_h, mode_w = ("symmetric" if h == 1 else "reflect"), ("symmetric" if w == 1 else "reflect")
+    padded = np.pad(np.pad(x.numpy(), [(0, 0), (1, 1), (0, 0), (0, 0)], mode=mode_h),
+                    [(0, 0), (0, 0), (1, 1), (0, 0)], mode=mode_w)
+    ref = tf.nn.conv2d(padded, k, 1, "VALID").numpy() + b
+    traced = tf.function(layer, input_signature=[tf.TensorSpec([None, None, None, 4], tf.float32)])
+    for got in (layer(x), traced(x)):
+        assert got.shape == (1, h, w, 2)
+        np.testing.assert_allclose(got.numpy(), ref, rtol=1e-4, atol=1e-3)

@@ -255,6 +255,33 @@ def _conv_same_forward_grad(x: tf.Tensor, kernel: tf.Tensor, rotated: Optional[t
     return conv(x, kernel)
 
 
+def _mirror_pad(x: tf.Tensor, ph: int, pw: int) -> tf.Tensor:
+    """``x`` [N, H, W, C] padded by ``ph`` rows and ``pw`` columns on each side by reflection.
+
+    Reflection needs more than ``ph`` rows (``pw`` columns); a side that short (VGG's deepest
+    blocks see 1 px for a 16 px picture) repeats its edge instead (``SYMMETRIC``).
+    """
+    def one_axis(t, axis, p):
+        pads = [[0, 0], [0, 0], [0, 0], [0, 0]]
+        pads[axis] = [p, p]
+        n = t.shape[axis]
+        if n is not None:
+            return tf.pad(t, pads, mode="REFLECT" if n > p else "SYMMETRIC")
+        return tf.cond(tf.shape(t)[axis] > p, lambda: tf.pad(t, pads, mode="REFLECT"),
+                       lambda: tf.pad(t, pads, mode="SYMMETRIC"))
+
+    both = [[0, 0], [ph, ph], [pw, pw], [0, 0]]
+    h, w = x.shape[1], x.shape[2]
+    if h is not None and w is not None:
+        if h > ph and w > pw:
+            return tf.pad(x, both, mode="REFLECT")
+        return one_axis(one_axis(x, 1, ph), 2, pw)
+    shape = tf.shape(x)
+    # One pad in the usual case; the per-axis pads only where a side is too short.
+    return tf.cond(tf.logical_and(shape[1] > ph, shape[2] > pw), lambda: tf.pad(x, both, mode="REFLECT"),
+                   lambda: one_axis(one_axis(x, 1, ph), 2, pw))
+
+
 def native_input_grad_is_slow() -> bool:
     """Whether TensorFlow's own input-gradient kernel is the slow one here.
 
@@ -285,8 +312,9 @@ class FeatureConv2D(keras.layers.Conv2D):
     the input runs through the forward kernel, about 2x faster on CPUs without oneDNN
     (layers with at least 8 input channels: the image's 3 keep TensorFlow's kernel).
     ``padding_mode="reflect"`` (with ``padding="same"``, stride 1, odd kernel, channels
-    last) pads the input by mirroring it (``tf.pad`` ``REFLECT``) and convolves "valid":
-    the output has the "same" shape, and the edge pixels see the picture, not black.
+    last) pads the input by mirroring it (``tf.pad`` ``REFLECT``; a side of a single pixel
+    repeats it) and convolves "valid": the output has the "same" shape, and the edge pixels
+    see the picture, not black.
 
     Example:
         >>> layer = FeatureConv2D(8, 3, padding="same", forward_input_grad=True)
@@ -340,7 +368,7 @@ class FeatureConv2D(keras.layers.Conv2D):
     def convolution_op(self, inputs, kernel):
         if self.padding_mode != "zeros":
             ph, pw = self.kernel_size[0] // 2, self.kernel_size[1] // 2
-            x = tf.pad(tf.convert_to_tensor(inputs), [[0, 0], [ph, ph], [pw, pw], [0, 0]], mode="REFLECT")
+            x = _mirror_pad(tf.convert_to_tensor(inputs), ph, pw)
             if self._can_use_forward_grad():
                 return _conv_same_forward_grad(x, tf.convert_to_tensor(kernel), self._rotated_kernel(), "VALID")
             return tf.nn.conv2d(x, tf.convert_to_tensor(kernel), 1, "VALID")
