@@ -17,13 +17,17 @@ The optimizer's pictures take minutes each, so they are kept in ``--pictures`` (
 the photo, the painting and the size; the README's are committed in
 ``examples/out/optimizer/``) and reused on the next run; the network's are remade each time
 (in a temporary folder, or ``--network-pictures DIR`` to keep them).
-``--network`` may be repeated (each gets its own column and rows).
+``--network`` may be repeated (each gets its own column and rows). Without ``--pictures`` the
+optimizer is left out and the last column compares each network with the first one (to judge
+two trainings on many held-out photos, where making the optimizer's pictures would take hours);
+the table then ends with each network's geometric means over the photos.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -67,7 +71,9 @@ def main(argv=None) -> int:
     p.add_argument("--network", type=Path, action="append", required=True)
     p.add_argument("--painting", type=Path, required=True)
     p.add_argument("--photos", type=Path, nargs="+", required=True)
-    p.add_argument("--pictures", type=Path, required=True, help="folder of the optimizer's pictures (made once, reused)")
+    p.add_argument("--pictures", type=Path,
+                   help="folder of the optimizer's pictures (made once, reused); left out: no optimizer, "
+                        "the networks against the first")
     p.add_argument("--network-pictures", type=Path, help="keep the networks' pictures in this folder")
     p.add_argument("-o", "--output", type=Path, help="the grid (JPEG or PNG)")
     p.add_argument("--size", type=int, default=512)
@@ -86,20 +92,23 @@ def main(argv=None) -> int:
     rows, tiles, labels = [], [], []
     judges: dict = {}
     for photo in args.photos:
-        optimized = optimizer_picture(photo, args.painting, args.size, args.pictures, log)
+        optimized = ([optimizer_picture(photo, args.painting, args.size, args.pictures, log)]
+                     if args.pictures else [])
         made = [network_picture(n, photo, args.size, made_dir) for n in args.network]
-        scores = score([optimized, *made], photo, args.painting, judges=(JUDGE,), size=args.size,
-                       backbones=judges, makers=["vgg19"] * (1 + len(made)))
+        scores = score([*optimized, *made], photo, args.painting, judges=(JUDGE,), size=args.size,
+                       backbones=judges, makers=["vgg19"] * (len(optimized) + len(made)))
         ref = {r["picture"].split()[0]: r for r in scores if r["picture"].endswith("(reference)")}
         pictures = [r for r in scores if not r["picture"].endswith("(reference)")]
-        opt_style = pictures[0]["style"]
-        for r, name in zip(pictures, ["optimizer (stylize)", *[n.stem for n in args.network]]):
+        base_style = pictures[0]["style"]
+        names = ["optimizer (stylize)"] * len(optimized) + [_name(n) for n in args.network]
+        for r, name in zip(pictures, names):
             rows.append({"photo": photo.name, "picture": name,
                          "style_vs_photo": r["style"] / ref["photo"]["style"],
                          "content_vs_painting": r["content"] / ref["painting"]["content"],
-                         "style_vs_optimizer": r["style"] / opt_style})
-        tiles.append([im.resize_long_side(im.read_image(x), args.tile) for x in (photo, *made, optimized)])
-        labels.append([photo.stem[:28], *[f"{n.stem} (apply)" for n in args.network], "optimizer (stylize)"])
+                         "style_vs_optimizer" if optimized else "style_vs_first": r["style"] / base_style})
+        tiles.append([im.resize_long_side(im.read_image(x), args.tile) for x in (photo, *made, *optimized)])
+        labels.append([photo.stem[:28], *[f"{_name(n)} (apply)" for n in args.network],
+                       *["optimizer (stylize)"] * len(optimized)])
 
     if args.output:
         im.save_image(make_grid(tiles, labels).image, args.output)
@@ -107,12 +116,30 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
-        print(f"| photo | picture | style / photo's ({JUDGE}) | content / painting's | style / optimizer's |")
+        last = "style_vs_optimizer" if args.pictures else "style_vs_first"
+        print(f"| photo | picture | style / photo's ({JUDGE}) | content / painting's | "
+              f"style / {'optimizer' if args.pictures else 'first network'}'s |")
         print("| --- | --- | --: | --: | --: |")
         for r in rows:
             print(f"| {r['photo']} | {r['picture']} | {r['style_vs_photo']:.4f} | "
-                  f"{r['content_vs_painting']:.3f} | {r['style_vs_optimizer']:.2f} |")
+                  f"{r['content_vs_painting']:.3f} | {r[last]:.2f} |")
+        if not args.pictures:
+            for name in dict.fromkeys(r["picture"] for r in rows):
+                mine = [r for r in rows if r["picture"] == name]
+                print(f"| {len(mine)} photos, geometric mean | {name} | {_gmean(r['style_vs_photo'] for r in mine):.4f} | "
+                      f"{_gmean(r['content_vs_painting'] for r in mine):.3f} | {_gmean(r[last] for r in mine):.2f} |")
     return 0
+
+
+def _name(network: Path) -> str:
+    """The network's label: its file name, with its folder when that is all that tells two apart
+    (every run writes ``model.keras``)."""
+    return f"{network.parent.name}/{network.stem}" if network.stem == "model" else network.stem
+
+
+def _gmean(values) -> float:
+    values = list(values)
+    return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
 if __name__ == "__main__":
