@@ -91,6 +91,7 @@ def main(argv=None) -> int:
     made_dir.mkdir(parents=True, exist_ok=True)
     rows, tiles, labels = [], [], []
     judges: dict = {}
+    last = "style_vs_optimizer" if args.pictures else "style_vs_first"  # the first picture's style is 1
     for photo in args.photos:
         optimized = ([optimizer_picture(photo, args.painting, args.size, args.pictures, log)]
                      if args.pictures else [])
@@ -105,7 +106,7 @@ def main(argv=None) -> int:
             rows.append({"photo": photo.name, "picture": name,
                          "style_vs_photo": r["style"] / ref["photo"]["style"],
                          "content_vs_painting": r["content"] / ref["painting"]["content"],
-                         "style_vs_optimizer" if optimized else "style_vs_first": r["style"] / base_style})
+                         last: r["style"] / base_style})
         tiles.append([im.resize_long_side(im.read_image(x), args.tile) for x in (photo, *made, *optimized)])
         labels.append([photo.stem[:28], *[f"{_name(n)} (apply)" for n in args.network],
                        *["optimizer (stylize)"] * len(optimized)])
@@ -116,7 +117,6 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
-        last = "style_vs_optimizer" if args.pictures else "style_vs_first"
         print(f"| photo | picture | style / photo's ({JUDGE}) | content / painting's | "
               f"style / {'optimizer' if args.pictures else 'first network'}'s |")
         print("| --- | --- | --: | --: | --: |")
