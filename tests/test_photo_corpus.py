@@ -2,6 +2,9 @@
 split and an atomic rebuild, on a fake package tree (no download)."""
 
 import csv
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -118,7 +121,7 @@ def test_build_writes_photos_a_holdout_and_a_manifest_atomically(corpus, tmp_pat
     monkeypatch.setattr(corpus, "SAMPLES", {"fakesample": ("usr/share/doc/fakesample/examples/*.jpg",)})
     monkeypatch.setattr(corpus, "PACKAGE_LICENCES", {"fakesample": ("Apache-2.0", "S. Example")})
     out = tmp_path / "corpus"
-    rows = corpus.build(out, cache, max_side=256, min_side=200, log=lambda *a: None, samples=False)
+    rows = corpus.build(out, cache, max_side=256, min_side=200, log=lambda *a: None, sources="wallpapers")
 
     names = {r["file"] for r in rows}
     assert len(rows) == 24  # one copy of p3, no logo, no tiny picture
@@ -133,11 +136,25 @@ def test_build_writes_photos_a_holdout_and_a_manifest_atomically(corpus, tmp_pat
         assert [dict(r, width=int(r["width"]), height=int(r["height"])) for r in csv.DictReader(f)] == rows
     # The split is fixed by the names: a rebuild puts every photo where it was, and the sample
     # packages add their photos without moving the others.
-    with_samples = corpus.build(out, cache, max_side=256, min_side=200, log=lambda *a: None)
+    with_samples = corpus.build(out, cache, max_side=256, min_side=200, log=lambda *a: None, sources="debian")
     assert [r for r in with_samples if r["source"] == "fakewall"] == rows
     added = [r for r in with_samples if r["source"] == "fakesample"]
     assert len(added) == 2 and all((r["licence"], r["copyright"]) == ("Apache-2.0", "S. Example") for r in added)
-    assert corpus.build(out, cache, max_side=256, min_side=200, log=lambda *a: None, samples=False) == rows
+    # An Ubuntu package adds its photos and moves none: its copy of a Debian photo (p5, sorted
+    # before "fakewall") is the one dropped as a duplicate. A licence without a holder takes
+    # the photographer from the file name.
+    _fake_package(cache, "afakeubuntu", {"usr/share/backgrounds/Lake_by_Ann_Example.jpg": _picture(50, 400),
+                                         "usr/share/backgrounds/p5_again.jpg": _picture(5, 440)})
+    (cache / "x/afakeubuntu_1.0_all/usr/share/doc/afakeubuntu/copyright").write_text(
+        "Files: *\nCopyright: 2020 Packager\nLicense: GPL-2+\n\nFiles: Lake_by_Ann_Example.jpg\nLicense: CC0\n")
+    monkeypatch.setattr(corpus, "UBUNTU", {"afakeubuntu": ("usr/share/backgrounds/*",)})
+    everything = corpus.build(out, cache, max_side=256, min_side=200, log=lambda *a: None)
+    assert [r for r in everything if r["source"] != "afakeubuntu"] == with_samples
+    assert [(r["path"], r["licence"], r["copyright"]) for r in everything if r["source"] == "afakeubuntu"] == [
+        ("usr/share/backgrounds/Lake_by_Ann_Example.jpg", "CC0", "Ann Example (from the file name)")]
+    assert corpus.build(out, cache, max_side=256, min_side=200, log=lambda *a: None, sources="wallpapers") == rows
+    with pytest.raises(ValueError, match="sources must be one of .* got 'ubuntu'"):
+        corpus.build(out, cache, sources="ubuntu")
 
     # A rebuild that fails half-way leaves the previous corpus whole and no temporary folder.
     def broken(image):
@@ -148,3 +165,55 @@ def test_build_writes_photos_a_holdout_and_a_manifest_atomically(corpus, tmp_pat
         corpus.build(out, cache, max_side=256, min_side=200, log=lambda *a: None)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "corpus"]
     assert len(list((out / "train").iterdir())) + len(list((out / "holdout").iterdir())) == 24
+
+
+@pytest.mark.skipif(not shutil.which("dpkg-deb"), reason="needs dpkg-deb (Debian-like systems)")
+def test_ubuntu_packages_come_through_a_package_index_of_their_own_checked_with_ubuntus_key(
+        corpus, tmp_path, monkeypatch):
+    """No network: a fake ``apt-get`` records its calls and hands out real ``.deb`` files."""
+    debs, cache, log = tmp_path / "debs", tmp_path / "cache", tmp_path / "apt.log"
+    for package, rel in (("ubuntu-keyring", "usr/share/keyrings/ubuntu-archive-keyring.gpg"),
+                         ("ubuntu-wallpapers-a", "usr/share/backgrounds/A_by_Ann.jpg"),
+                         ("ubuntu-wallpapers-b", "usr/share/backgrounds/B_by_Bob.jpg")):
+        tree = tmp_path / "trees" / package
+        (tree / "DEBIAN").mkdir(parents=True)
+        (tree / "DEBIAN/control").write_text(f"Package: {package}\nVersion: 1.0\nArchitecture: all\n"
+                                             "Maintainer: t <t@example.org>\nDescription: test\n")
+        (tree / rel).parent.mkdir(parents=True)
+        (tree / rel).write_bytes(b"key" if rel.endswith(".gpg") else b"jpeg")
+        debs.mkdir(exist_ok=True)
+        subprocess.run(["dpkg-deb", "--build", str(tree), str(debs / f"{package}_1.0_all.deb")], check=True,
+                       capture_output=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "apt-get").write_text(f"""#!/bin/sh
+echo "$*" >> {log}
+for a in "$@"; do
+  case "$a" in -oDir::State::Lists=*) lists="${{a#*=}}";; -oDir::Etc::SourceList=*) src="${{a#*=}}";; esac
+  last="$a"
+done
+case " $* " in
+  *" update "*) cat "$src" >> {log}; touch "$lists/archive_Packages";;
+  *" download "*) cp {debs}/"$last"_1.0_all.deb .;;
+esac
+""")
+    (bin_dir / "apt-get").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    cache.mkdir()
+
+    root, version = corpus.fetch_debian("ubuntu-wallpapers-a", cache, "ubuntu")
+    assert version == "1.0" and (root / "usr/share/backgrounds/A_by_Ann.jpg").read_bytes() == b"jpeg"
+    corpus.fetch_debian("ubuntu-wallpapers-b", cache, "ubuntu")
+    corpus.fetch_debian("ubuntu-wallpapers-a", cache, "ubuntu")  # cached: no apt-get at all
+    calls = log.read_text().splitlines()
+    keyring = cache / "x/ubuntu-keyring_1.0_all/usr/share/keyrings/ubuntu-archive-keyring.gpg"
+    # Ubuntu's key comes from Debian's archive, checked with Debian's key; each index is
+    # updated once; every call keeps to its own state, never the system's.
+    assert [c.split()[-2:] for c in calls if not c.startswith("deb ")] == [
+        ["update", "-q"], ["-q", "ubuntu-keyring"], ["update", "-q"], ["-q", "ubuntu-wallpapers-a"],
+        ["-q", "ubuntu-wallpapers-b"]]
+    assert [c for c in calls if c.startswith("deb ")] == [
+        f"deb [signed-by={corpus.DEBIAN_KEYRING}] {corpus.DEBIAN_ARCHIVE} trixie main",
+        f"deb [signed-by={keyring}] {corpus.UBUNTU_ARCHIVE} noble main universe"]
+    assert all("-oDir::Etc::SourceList=" in c and "-oDir::State::status=/dev/null" in c
+               for c in calls if not c.startswith("deb "))
