@@ -26,6 +26,7 @@ the table then ends with each network's geometric means over the photos.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -56,13 +57,20 @@ def optimizer_picture(photo: Path, painting: Path, size: int, cache: Path, log) 
     return path
 
 
+@functools.lru_cache(maxsize=None)
+def _stylizer(network: Path):
+    # One load and one trace per network, not one per photo.
+    from tf_style import load_stylizer
+
+    return load_stylizer(network)
+
+
 def network_picture(network: Path, photo: Path, size: int, out_dir: Path) -> Path:
     """The network's picture of ``photo`` at long side ``size`` (``tf-style apply``), in ``out_dir``."""
     from tf_style import image as im
-    from tf_style import load_stylizer
 
     path = out_dir / f"{photo.stem}__{network.parent.name}_{network.stem}__{size}.png"
-    im.save_image(load_stylizer(network).stylize(photo, size=size), path)
+    im.save_image(_stylizer(network).stylize(photo, size=size), path)
     return path
 
 
